@@ -1,0 +1,41 @@
+# Entry points. Each target installs what is missing (scripts/setup) before it builds.
+#   make run    build (release) and start the whole stack: imageproc up
+#   make test   build (debug + ASan/UBSan), start test services on loopback, run every test tier
+#   make bench  build (release) and run the benchmarks
+#   make fmt    clang-format the sources      make lint   clang-tidy the sources
+
+SHELL := /bin/bash
+JOBS ?= $(shell nproc)
+
+.PHONY: run test bench fmt lint setup build-release build-test clean
+
+setup:
+	@scripts/setup
+
+build-release: setup
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release --target imageproc -j $(JOBS)
+
+build-test: setup
+	@cmake --preset asan >/dev/null
+	@cmake --build --preset asan -j $(JOBS)
+
+run: build-release
+	@./build/release/imageproc up
+
+test: build-test
+	@scripts/run-tests
+
+bench: setup
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release --target micro_bench -j $(JOBS)
+	@./build/release/bench/micro_bench
+
+fmt:
+	@clang-format -i $$(git ls-files '*.cpp' '*.hpp')
+
+lint: build-test
+	@clang-tidy -p build/asan --quiet $$(git ls-files 'src/*.cpp') 2>/dev/null
+
+clean:
+	rm -rf build

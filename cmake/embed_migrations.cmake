@@ -1,0 +1,13 @@
+# Writes a C++ file holding every migration as {version, name, sql}. Invoked by CMakeLists.txt.
+separate_arguments(FILES)
+set(body "")
+foreach(f IN LISTS FILES)
+  get_filename_component(fname ${f} NAME_WE)
+  string(REGEX MATCH "^([0-9]+)_(.*)$" _ ${fname})
+  set(version ${CMAKE_MATCH_1})
+  set(name ${CMAKE_MATCH_2})
+  file(READ ${f} sql)
+  string(APPEND body "  {${version}, \"${name}\", R\"__sql__(${sql})__sql__\"},\n")
+endforeach()
+file(WRITE ${OUT}.tmp "// Generated from src/db/migrations/*.sql — do not edit.\n#include \"db/migrations.hpp\"\n\nnamespace imageproc::db {\nconst std::vector<Migration>& embedded_migrations() {\n  static const std::vector<Migration> kMigrations = {\n${body}  };\n  return kMigrations;\n}\n}  // namespace imageproc::db\n")
+file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)

@@ -1,0 +1,283 @@
+#include "core/config.hpp"
+
+#include <charconv>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include <fmt/format.h>
+
+namespace imageproc {
+
+EnvLookup process_env() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    if (const char* v = std::getenv(name.c_str())) return std::string(v);
+    return std::nullopt;
+  };
+}
+
+namespace {
+
+using Settings = std::map<std::string, std::string>;
+
+std::string trim(std::string s) {
+  const auto first = s.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos) return {};
+  const auto last = s.find_last_not_of(" \t\r\n");
+  return s.substr(first, last - first + 1);
+}
+
+std::vector<std::string> split_list(const std::string& value) {
+  std::vector<std::string> out;
+  std::stringstream ss(value);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    item = trim(item);
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+// Reads every key of the TOML file as a setting; values may be strings, integers, booleans or arrays of strings.
+void read_toml(const std::string& path, Settings& out, std::vector<std::string>& problems) {
+  toml::table table;
+  try {
+    table = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    problems.push_back(fmt::format("config file {}: {}", path, std::string(e.description())));
+    return;
+  }
+  for (const auto& [key, node] : table) {
+    std::string name(key.str());
+    for (auto& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (auto s = node.value<std::string>()) {
+      out[name] = *s;
+    } else if (auto b = node.value<bool>(); b && node.is_boolean()) {
+      out[name] = *b ? "true" : "false";
+    } else if (auto i = node.value<int64_t>()) {
+      out[name] = std::to_string(*i);
+    } else if (const auto* arr = node.as_array()) {
+      std::string joined;
+      for (const auto& el : *arr) {
+        if (auto s = el.value<std::string>()) joined += (joined.empty() ? "" : ",") + *s;
+      }
+      out[name] = joined;
+    } else {
+      problems.push_back(fmt::format("config file {}: {} has an unsupported type", path, name));
+    }
+  }
+}
+
+// Applies settings to typed fields, recording a problem that names the variable for every bad value.
+class Binder {
+ public:
+  Binder(const Settings& settings, std::vector<std::string>& problems)
+      : settings_(settings), problems_(problems) {}
+
+  void string(const char* name, std::string& field) {
+    if (auto v = find(name)) field = *v;
+  }
+  template <typename Int>
+  void integer(const char* name, Int& field, long long min, long long max) {
+    auto v = find(name);
+    if (!v) return;
+    long long parsed = 0;
+    const auto s = trim(*v);
+    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), parsed);
+    if (ec != std::errc{} || ptr != s.data() + s.size() || s.empty() || parsed < min || parsed > max) {
+      problems_.push_back(fmt::format("{} must be an integer between {} and {} (got '{}')", name, min, max, *v));
+      return;
+    }
+    field = static_cast<Int>(parsed);
+  }
+  template <typename Duration>
+  void duration(const char* name, Duration& field, long long min, long long max) {
+    long long count = field.count();
+    integer(name, count, min, max);
+    field = Duration(count);
+  }
+  void boolean(const char* name, bool& field) {
+    auto v = find(name);
+    if (!v) return;
+    std::string s = trim(*v);
+    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (s == "1" || s == "true" || s == "yes" || s == "on") {
+      field = true;
+    } else if (s == "0" || s == "false" || s == "no" || s == "off") {
+      field = false;
+    } else {
+      problems_.push_back(fmt::format("{} must be true or false (got '{}')", name, *v));
+    }
+  }
+  void list(const char* name, std::vector<std::string>& field) {
+    if (auto v = find(name)) field = split_list(*v);
+  }
+  void one_of(const char* name, std::string& field, std::initializer_list<const char*> allowed) {
+    auto v = find(name);
+    if (!v) return;
+    for (const char* a : allowed) {
+      if (*v == a) {
+        field = *v;
+        return;
+      }
+    }
+    std::string options;
+    for (const char* a : allowed) options += (options.empty() ? "" : ", ") + std::string(a);
+    problems_.push_back(fmt::format("{} must be one of {} (got '{}')", name, options, *v));
+  }
+  void host_port(const char* name, std::string& host, std::uint16_t& port) {
+    auto v = find(name);
+    if (!v) return;
+    const auto colon = v->rfind(':');
+    if (colon == std::string::npos) {
+      problems_.push_back(fmt::format("{} must be host:port (got '{}')", name, *v));
+      return;
+    }
+    std::string h = v->substr(0, colon);
+    if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+    unsigned p = 0;
+    const std::string ps = v->substr(colon + 1);
+    auto [ptr, ec] = std::from_chars(ps.data(), ps.data() + ps.size(), p);
+    if (h.empty() || ec != std::errc{} || ptr != ps.data() + ps.size() || p > 65535) {
+      problems_.push_back(fmt::format("{} must be host:port with a port 0–65535 (got '{}')", name, *v));
+      return;
+    }
+    host = h;
+    port = static_cast<std::uint16_t>(p);
+  }
+
+ private:
+  std::optional<std::string> find(const char* name) const {
+    auto it = settings_.find(name);
+    if (it == settings_.end()) return std::nullopt;
+    return it->second;
+  }
+  const Settings& settings_;
+  std::vector<std::string>& problems_;
+};
+
+// Every variable the program reads. Listed once so the environment can be scanned for them.
+constexpr const char* kVariables[] = {
+    "IMAGEPROC_DATA_DIR", "IMAGEPROC_HTTP_ADDR", "HTTP_IO_THREADS", "HTTP_HANDLER_THREADS",
+    "HTTP_MAX_JSON_BODY_BYTES", "HTTP_MAX_HEADER_BYTES", "HTTP_HEADER_TIMEOUT_SECONDS",
+    "HTTP_BODY_TIMEOUT_SECONDS", "HTTP_IDLE_TIMEOUT_SECONDS", "HTTP_SHUTDOWN_GRACE_SECONDS", "CORS_ORIGINS",
+    "TRUSTED_PROXIES", "DATABASE_URL", "DB_POOL_SIZE", "DB_STATEMENT_TIMEOUT_MS", "DB_ACQUIRE_TIMEOUT_MS",
+    "MIGRATE_ON_START", "JWT_SECRET", "JWT_KEY_ID", "JWT_PREVIOUS_KEYS", "JWT_ISSUER", "JWT_AUDIENCE",
+    "JWT_TTL_MINUTES", "REFRESH_TTL_DAYS", "AUTH_COOKIE_SECURE", "PASSWORD_HASH_OPS",
+    "PASSWORD_HASH_MEMORY_KIB", "RATE_LIMIT_AUTH_PER_MINUTE", "RATE_LIMIT_UPLOAD_PER_MINUTE",
+    "RATE_LIMIT_READ_PER_MINUTE", "LOG_FORMAT", "LOG_LEVEL",
+};
+
+}  // namespace
+
+std::pair<Config, std::vector<std::string>> Config::load(const EnvLookup& env,
+                                                         std::optional<std::string> toml_path) {
+  std::vector<std::string> problems;
+  Settings settings;
+  if (!toml_path) toml_path = env("IMAGEPROC_CONFIG");
+  if (toml_path && !toml_path->empty()) read_toml(*toml_path, settings, problems);
+  for (const char* name : kVariables) {
+    if (auto v = env(name)) settings[name] = *v;
+  }
+  for (const auto& [name, value] : settings) {
+    if (std::find_if(std::begin(kVariables), std::end(kVariables),
+                     [&](const char* known) { return name == known; }) == std::end(kVariables)) {
+      problems.push_back(fmt::format("config file: unknown setting {}", name));
+    }
+  }
+
+  Config c;
+  Binder b(settings, problems);
+  b.string("IMAGEPROC_DATA_DIR", c.data_dir);
+  b.host_port("IMAGEPROC_HTTP_ADDR", c.http.host, c.http.port);
+  b.integer("HTTP_IO_THREADS", c.http.io_threads, 1, 64);
+  b.integer("HTTP_HANDLER_THREADS", c.http.handler_threads, 1, 256);
+  b.integer("HTTP_MAX_JSON_BODY_BYTES", c.http.max_json_body_bytes, 1024, 16 * 1024 * 1024);
+  b.integer("HTTP_MAX_HEADER_BYTES", c.http.max_header_bytes, 1024, 1024 * 1024);
+  b.duration("HTTP_HEADER_TIMEOUT_SECONDS", c.http.header_timeout, 1, 3600);
+  b.duration("HTTP_BODY_TIMEOUT_SECONDS", c.http.body_timeout, 1, 3600);
+  b.duration("HTTP_IDLE_TIMEOUT_SECONDS", c.http.idle_timeout, 1, 3600);
+  b.duration("HTTP_SHUTDOWN_GRACE_SECONDS", c.http.shutdown_grace, 0, 600);
+  b.list("CORS_ORIGINS", c.http.cors_origins);
+  b.list("TRUSTED_PROXIES", c.http.trusted_proxies);
+  b.string("DATABASE_URL", c.database.url);
+  b.integer("DB_POOL_SIZE", c.database.pool_size, 1, 500);
+  b.duration("DB_STATEMENT_TIMEOUT_MS", c.database.statement_timeout, 100, 600000);
+  b.duration("DB_ACQUIRE_TIMEOUT_MS", c.database.acquire_timeout, 10, 600000);
+  b.boolean("MIGRATE_ON_START", c.database.migrate_on_start);
+  b.string("JWT_SECRET", c.auth.jwt_secret);
+  b.string("JWT_KEY_ID", c.auth.jwt_key_id);
+  b.string("JWT_PREVIOUS_KEYS", c.auth.jwt_previous_keys);
+  b.string("JWT_ISSUER", c.auth.jwt_issuer);
+  b.string("JWT_AUDIENCE", c.auth.jwt_audience);
+  b.integer("JWT_TTL_MINUTES", c.auth.jwt_ttl_minutes, 1, 1440);
+  b.integer("REFRESH_TTL_DAYS", c.auth.refresh_ttl_days, 1, 365);
+  b.boolean("AUTH_COOKIE_SECURE", c.auth.cookie_secure);
+  b.integer("PASSWORD_HASH_OPS", c.auth.password_ops, 2, 10);
+  b.integer("PASSWORD_HASH_MEMORY_KIB", c.auth.password_memory_kib, 19 * 1024, 1024 * 1024);
+  b.integer("RATE_LIMIT_AUTH_PER_MINUTE", c.rate_limits.auth_per_minute, 1, 100000);
+  b.integer("RATE_LIMIT_UPLOAD_PER_MINUTE", c.rate_limits.upload_per_minute, 1, 100000);
+  b.integer("RATE_LIMIT_READ_PER_MINUTE", c.rate_limits.read_per_minute, 1, 1000000);
+  b.one_of("LOG_FORMAT", c.log.format, {"json", "text"});
+  b.one_of("LOG_LEVEL", c.log.level, {"trace", "debug", "info", "warn", "error"});
+  return {c, problems};
+}
+
+std::vector<std::string> Config::validate(Role role) const {
+  std::vector<std::string> problems;
+  const bool needs_db = role != Role::Up;
+  const bool serves_http = role == Role::Api;
+  if (needs_db && database.url.empty()) {
+    problems.push_back("DATABASE_URL is required (e.g. postgresql://user:password@127.0.0.1:5432/imageproc)");
+  } else if (needs_db && database.url.rfind("postgres", 0) != 0 &&
+             database.url.find('=') == std::string::npos) {
+    problems.push_back("DATABASE_URL must be a postgresql:// URI or a libpq key=value string");
+  }
+  if (serves_http) {
+    if (auth.jwt_secret.empty()) {
+      problems.push_back("JWT_SECRET is required (at least 32 random bytes, e.g. `openssl rand -base64 48`)");
+    } else if (auth.jwt_secret.size() < 32) {
+      problems.push_back("JWT_SECRET must be at least 32 bytes long");
+    }
+    if (auth.jwt_key_id.empty()) problems.push_back("JWT_KEY_ID must not be empty");
+    for (const auto& entry : split_list(auth.jwt_previous_keys)) {
+      const auto colon = entry.find(':');
+      if (colon == std::string::npos || colon == 0 || entry.size() - colon - 1 < 32) {
+        problems.push_back("JWT_PREVIOUS_KEYS entries must be kid:secret with a secret of at least 32 bytes");
+        break;
+      }
+    }
+    for (const auto& origin : http.cors_origins) {
+      if (origin.rfind("http://", 0) != 0 && origin.rfind("https://", 0) != 0) {
+        problems.push_back(fmt::format("CORS_ORIGINS entry '{}' must start with http:// or https://", origin));
+      }
+    }
+  }
+  if (database.pool_size < http.handler_threads && serves_http) {
+    // Not fatal: handlers would only wait for connections. Keep it a rule so the operator notices.
+    problems.push_back(fmt::format("DB_POOL_SIZE ({}) should be at least HTTP_HANDLER_THREADS ({})",
+                                   database.pool_size, http.handler_threads));
+  }
+  return problems;
+}
+
+std::string redact_url(const std::string& url) {
+  const auto scheme = url.find("://");
+  const auto at = url.find('@');
+  if (scheme == std::string::npos || at == std::string::npos || at < scheme) return url;
+  const auto colon = url.find(':', scheme + 3);
+  if (colon == std::string::npos || colon > at) return url;
+  return url.substr(0, colon + 1) + "***" + url.substr(at);
+}
+
+std::string Config::redacted_summary() const {
+  return fmt::format(
+      "http={}:{} io_threads={} handler_threads={} database={} pool={} jwt_secret={} jwt_ttl_min={} "
+      "cors_origins={} trusted_proxies={} log={}/{}",
+      http.host, http.port, http.io_threads, http.handler_threads, redact_url(database.url),
+      database.pool_size, auth.jwt_secret.empty() ? "unset" : "set", auth.jwt_ttl_minutes,
+      http.cors_origins.size(), http.trusted_proxies.size(), log.format, log.level);
+}
+
+}  // namespace imageproc

@@ -1,0 +1,92 @@
+#pragma once
+// Typed configuration. Every setting has one name, used both as an environment variable and as a key of the
+// optional TOML file (IMAGEPROC_CONFIG or --config). Precedence: defaults < TOML file < environment.
+// Config::load() collects parse errors; validate() adds cross-field rules. Both name the offending variable,
+// and the process refuses to start while any remain.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace imageproc {
+
+// Looks an environment variable up; injectable so tests need not touch the real environment.
+using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
+EnvLookup process_env();
+
+struct HttpConfig {
+  std::string host = "127.0.0.1";           // IMAGEPROC_HTTP_ADDR=host:port
+  std::uint16_t port = 8080;
+  int io_threads = 2;                        // HTTP_IO_THREADS: threads running the network loop
+  int handler_threads = 8;                   // HTTP_HANDLER_THREADS: bounded pool for DB work and hashing
+  std::size_t max_json_body_bytes = 64 * 1024;  // HTTP_MAX_JSON_BODY_BYTES: JSON request bodies
+  std::size_t max_header_bytes = 16 * 1024;  // HTTP_MAX_HEADER_BYTES
+  std::chrono::seconds header_timeout{10};   // HTTP_HEADER_TIMEOUT_SECONDS: time to send request headers
+  std::chrono::seconds body_timeout{60};     // HTTP_BODY_TIMEOUT_SECONDS: time to send a request body
+  std::chrono::seconds idle_timeout{75};     // HTTP_IDLE_TIMEOUT_SECONDS: keep-alive idle time
+  std::chrono::seconds shutdown_grace{20};   // HTTP_SHUTDOWN_GRACE_SECONDS: drain time on SIGTERM
+  std::vector<std::string> cors_origins;     // CORS_ORIGINS: comma-separated exact origins
+  std::vector<std::string> trusted_proxies;  // TRUSTED_PROXIES: comma-separated IPs whose X-Forwarded-For counts
+};
+
+struct DatabaseConfig {
+  std::string url;                                  // DATABASE_URL (libpq URI)
+  int pool_size = 10;                               // DB_POOL_SIZE
+  std::chrono::milliseconds statement_timeout{5000};  // DB_STATEMENT_TIMEOUT_MS: applied to every statement
+  std::chrono::milliseconds acquire_timeout{5000};  // DB_ACQUIRE_TIMEOUT_MS: wait for a free connection
+  bool migrate_on_start = true;                     // MIGRATE_ON_START: `api` applies migrations at start
+};
+
+struct AuthConfig {
+  std::string jwt_secret;                 // JWT_SECRET: ≥ 32 bytes; signs access tokens
+  std::string jwt_key_id = "k1";          // JWT_KEY_ID: `kid` of JWT_SECRET
+  std::string jwt_previous_keys;          // JWT_PREVIOUS_KEYS: "kid:secret,..." still accepted (rotation)
+  std::string jwt_issuer = "imageproc";   // JWT_ISSUER
+  std::string jwt_audience = "imageproc-api";  // JWT_AUDIENCE
+  int jwt_ttl_minutes = 15;               // JWT_TTL_MINUTES (1–1440)
+  int refresh_ttl_days = 14;              // REFRESH_TTL_DAYS (1–365)
+  bool cookie_secure = true;              // AUTH_COOKIE_SECURE: Secure flag on the refresh cookie
+  unsigned long long password_ops = 2;    // PASSWORD_HASH_OPS: Argon2id passes (≥ 2)
+  std::size_t password_memory_kib = 19 * 1024;  // PASSWORD_HASH_MEMORY_KIB: Argon2id memory (≥ 19456)
+};
+
+struct RateLimitConfig {
+  int auth_per_minute = 10;     // RATE_LIMIT_AUTH_PER_MINUTE: per client IP on /api/auth/*
+  int upload_per_minute = 20;   // RATE_LIMIT_UPLOAD_PER_MINUTE: per user
+  int read_per_minute = 300;    // RATE_LIMIT_READ_PER_MINUTE: per user
+};
+
+struct LogConfig {
+  std::string format = "json";  // LOG_FORMAT: json | text
+  std::string level = "info";   // LOG_LEVEL: trace | debug | info | warn | error
+};
+
+struct Config {
+  std::string data_dir = ".imageproc";  // IMAGEPROC_DATA_DIR
+  HttpConfig http;
+  DatabaseConfig database;
+  AuthConfig auth;
+  RateLimitConfig rate_limits;
+  LogConfig log;
+
+  // What a subcommand needs; validate() checks only what is relevant to it.
+  enum class Role { Api, Worker, Migrate, Up };
+
+  // Reads defaults, then the TOML file (if `toml_path` or IMAGEPROC_CONFIG names one), then the environment.
+  // Returns the config and the list of problems found while parsing (empty when everything parsed).
+  static std::pair<Config, std::vector<std::string>> load(const EnvLookup& env,
+                                                          std::optional<std::string> toml_path = {});
+  std::vector<std::string> validate(Role role) const;
+
+  // A one-line description safe to log: secrets and passwords are masked.
+  std::string redacted_summary() const;
+};
+
+// Masks the password of a URI such as postgresql://user:secret@host/db → postgresql://user:***@host/db.
+std::string redact_url(const std::string& url);
+
+}  // namespace imageproc

@@ -1,0 +1,122 @@
+#include "core/config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+
+using imageproc::Config;
+
+namespace {
+
+imageproc::EnvLookup env_of(std::map<std::string, std::string> vars) {
+  return [vars](const std::string& name) -> std::optional<std::string> {
+    auto it = vars.find(name);
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+bool mentions(const std::vector<std::string>& problems, const std::string& text) {
+  for (const auto& p : problems) {
+    if (p.find(text) != std::string::npos) return true;
+  }
+  return false;
+}
+
+TEST(Config, DefaultsMatchTheDesign) {
+  auto [c, problems] = Config::load(env_of({}));
+  EXPECT_TRUE(problems.empty());
+  EXPECT_EQ(c.http.port, 8080);
+  EXPECT_EQ(c.auth.jwt_ttl_minutes, 15);
+  EXPECT_EQ(c.rate_limits.auth_per_minute, 10);
+  EXPECT_EQ(c.rate_limits.upload_per_minute, 20);
+  EXPECT_EQ(c.rate_limits.read_per_minute, 300);
+  EXPECT_EQ(c.auth.password_memory_kib, 19u * 1024);
+  EXPECT_EQ(c.data_dir, ".imageproc");
+}
+
+TEST(Config, EnvironmentOverridesDefaults) {
+  auto [c, problems] = Config::load(env_of({{"IMAGEPROC_HTTP_ADDR", "0.0.0.0:9000"},
+                                            {"JWT_TTL_MINUTES", "30"},
+                                            {"CORS_ORIGINS", "https://a.example, https://b.example"},
+                                            {"MIGRATE_ON_START", "false"}}));
+  EXPECT_TRUE(problems.empty());
+  EXPECT_EQ(c.http.host, "0.0.0.0");
+  EXPECT_EQ(c.http.port, 9000);
+  EXPECT_EQ(c.auth.jwt_ttl_minutes, 30);
+  EXPECT_EQ(c.http.cors_origins, (std::vector<std::string>{"https://a.example", "https://b.example"}));
+  EXPECT_FALSE(c.database.migrate_on_start);
+}
+
+TEST(Config, BadValuesAreReportedByVariableName) {
+  auto [c, problems] = Config::load(env_of({{"JWT_TTL_MINUTES", "forever"},
+                                            {"IMAGEPROC_HTTP_ADDR", "nohost"},
+                                            {"MIGRATE_ON_START", "maybe"},
+                                            {"LOG_FORMAT", "xml"},
+                                            {"DB_POOL_SIZE", "0"}}));
+  EXPECT_TRUE(mentions(problems, "JWT_TTL_MINUTES"));
+  EXPECT_TRUE(mentions(problems, "IMAGEPROC_HTTP_ADDR"));
+  EXPECT_TRUE(mentions(problems, "MIGRATE_ON_START"));
+  EXPECT_TRUE(mentions(problems, "LOG_FORMAT"));
+  EXPECT_TRUE(mentions(problems, "DB_POOL_SIZE"));
+}
+
+TEST(Config, ApiRequiresDatabaseAndAStrongJwtSecret) {
+  auto [c, parse] = Config::load(env_of({}));
+  auto problems = c.validate(Config::Role::Api);
+  EXPECT_TRUE(mentions(problems, "DATABASE_URL is required"));
+  EXPECT_TRUE(mentions(problems, "JWT_SECRET is required"));
+
+  c.database.url = "postgresql://u@127.0.0.1/db";
+  c.auth.jwt_secret = "too-short";
+  EXPECT_TRUE(mentions(c.validate(Config::Role::Api), "JWT_SECRET must be at least 32 bytes"));
+  c.auth.jwt_secret = std::string(32, 'k');
+  EXPECT_TRUE(c.validate(Config::Role::Api).empty());
+  // migrate needs no JWT secret; up generates its own database and secret.
+  c.auth.jwt_secret.clear();
+  EXPECT_TRUE(c.validate(Config::Role::Migrate).empty());
+  EXPECT_TRUE(Config::load(env_of({})).first.validate(Config::Role::Up).empty());
+}
+
+TEST(Config, TomlFileIsReadAndEnvironmentWins) {
+  const std::string path = ::testing::TempDir() + "/imageproc-config-test.toml";
+  {
+    std::ofstream f(path);
+    f << "JWT_TTL_MINUTES = 20\nDB_POOL_SIZE = 12\nCORS_ORIGINS = [\"https://x.example\"]\nMIGRATE_ON_START = false\n";
+  }
+  auto [c, problems] = Config::load(env_of({{"DB_POOL_SIZE", "20"}}), path);
+  EXPECT_TRUE(problems.empty()) << (problems.empty() ? "" : problems[0]);
+  EXPECT_EQ(c.auth.jwt_ttl_minutes, 20);
+  EXPECT_EQ(c.database.pool_size, 20);
+  EXPECT_EQ(c.http.cors_origins, std::vector<std::string>{"https://x.example"});
+  EXPECT_FALSE(c.database.migrate_on_start);
+  std::remove(path.c_str());
+}
+
+TEST(Config, UnknownTomlKeysAndBrokenFilesAreReported) {
+  const std::string path = ::testing::TempDir() + "/imageproc-config-bad.toml";
+  {
+    std::ofstream f(path);
+    f << "JWT_TLL_MINUTES = 20\n";
+  }
+  EXPECT_TRUE(mentions(Config::load(env_of({}), path).second, "unknown setting JWT_TLL_MINUTES"));
+  {
+    std::ofstream f(path);
+    f << "this is = = not toml\n";
+  }
+  EXPECT_FALSE(Config::load(env_of({}), path).second.empty());
+  std::remove(path.c_str());
+}
+
+TEST(Config, SummaryAndRedactionHideSecrets) {
+  auto [c, p] = Config::load(env_of({{"DATABASE_URL", "postgresql://app:hunter2@db:5432/imageproc"},
+                                     {"JWT_SECRET", std::string(40, 's')}}));
+  const auto summary = c.redacted_summary();
+  EXPECT_EQ(summary.find("hunter2"), std::string::npos);
+  EXPECT_EQ(summary.find(std::string(40, 's')), std::string::npos);
+  EXPECT_EQ(imageproc::redact_url("postgresql://app:hunter2@db/x"), "postgresql://app:***@db/x");
+  EXPECT_EQ(imageproc::redact_url("postgresql://app@db/x"), "postgresql://app@db/x");
+}
+
+}  // namespace
