@@ -192,6 +192,9 @@ int run_up(Config config, const std::string& self_path) {
     config.database.url = postgres->url("imageproc");
   }
   if (config.auth.jwt_secret.empty()) config.auth.jwt_secret = persistent_secret(data_dir / "jwt-secret");
+  if (config.storage.signing_secret.empty()) {
+    config.storage.signing_secret = persistent_secret(data_dir / "storage-secret");
+  }
 
   {
     db::Pool pool(config.database, "imageproc-up");
@@ -201,12 +204,14 @@ int run_up(Config config, const std::string& self_path) {
   const std::map<std::string, std::string> env = {
       {"DATABASE_URL", config.database.url},
       {"JWT_SECRET", config.auth.jwt_secret},
+      {"STORAGE_SIGNING_SECRET", config.storage.signing_secret},
       {"IMAGEPROC_HTTP_ADDR", fmt::format("{}:{}", config.http.host, config.http.port)},
       {"IMAGEPROC_DATA_DIR", data_dir.string()},
       {"MIGRATE_ON_START", "false"},
       {"LOG_FORMAT", config.log.format},
   };
   ChildProcess api("api", {self_path, "api"}, env);
+  ChildProcess worker("worker", {self_path, "worker"}, env);
 
   const std::string host = config.http.host == "0.0.0.0" ? "127.0.0.1" : config.http.host;
   std::cout << fmt::format("\n  ImageProcessor is running at http://{}:{}\n  Press Ctrl-C to stop.\n\n", host,
@@ -220,6 +225,11 @@ int run_up(Config config, const std::string& self_path) {
       exit_code = 1;
       break;
     }
+    if (!worker.running()) {
+      log::error("worker exited; stopping the stack", {{"status", worker.exit_code().value_or(-1)}});
+      exit_code = 1;
+      break;
+    }
     if (postgres && !postgres->running()) {
       log::error("PostgreSQL exited; stopping the stack");
       exit_code = 1;
@@ -229,6 +239,7 @@ int run_up(Config config, const std::string& self_path) {
   }
   log::info("stopping the stack");
   api.stop(SIGTERM, config.http.shutdown_grace + std::chrono::seconds(5));
+  worker.stop(SIGTERM, std::chrono::seconds(30));
   if (postgres) postgres->stop();
   log::info("stack stopped");
   return exit_code;

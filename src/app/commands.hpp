@@ -7,6 +7,7 @@
 namespace imageproc::app {
 
 int run_api(const Config& config);
+int run_worker(const Config& config);
 int run_migrate(const Config& config);
 int run_up(Config config, const std::string& self_path);
 int run_user_promote(const Config& config, const std::string& email);

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   cli.add_option("-c,--config", config_file, "TOML configuration file (default: $IMAGEPROC_CONFIG)");
 
   auto* api = cli.add_subcommand("api", "Serve the HTTP API (stateless; run several behind a load balancer)");
+  auto* worker = cli.add_subcommand("worker", "Run queue consumers and the scheduler (run several; they share work)");
   auto* up = cli.add_subcommand("up", "Run the whole stack on this machine (database, API) and print its URL");
   auto* migrate = cli.add_subcommand("migrate", "Apply database migrations and exit");
   auto* user = cli.add_subcommand("user", "Manage users");
@@ -45,6 +46,7 @@ int main(int argc, char** argv) {
   Config::Role role = Config::Role::Migrate;
   std::string component = "cli";
   if (api->parsed()) role = Config::Role::Api, component = "api";
+  if (worker->parsed()) role = Config::Role::Worker, component = "worker";
   if (up->parsed()) role = Config::Role::Up, component = "up";
   if (migrate->parsed()) component = "migrate";
   if (up->parsed() && !std::getenv("LOG_FORMAT")) config.log.format = "text";  // a person is watching
@@ -60,6 +62,10 @@ int main(int argc, char** argv) {
     if (api->parsed()) {
       imageproc::log::info("starting", {{"version", IMAGEPROC_VERSION}, {"config", config.redacted_summary()}});
       return imageproc::app::run_api(config);
+    }
+    if (worker->parsed()) {
+      imageproc::log::info("starting", {{"version", IMAGEPROC_VERSION}, {"config", config.redacted_summary()}});
+      return imageproc::app::run_worker(config);
     }
     if (up->parsed()) return imageproc::app::run_up(config, self_path(argv[0]));
     if (migrate->parsed()) return imageproc::app::run_migrate(config);

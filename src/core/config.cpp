@@ -166,7 +166,10 @@ constexpr const char* kVariables[] = {
     "MIGRATE_ON_START", "JWT_SECRET", "JWT_KEY_ID", "JWT_PREVIOUS_KEYS", "JWT_ISSUER", "JWT_AUDIENCE",
     "JWT_TTL_MINUTES", "REFRESH_TTL_DAYS", "AUTH_COOKIE_SECURE", "PASSWORD_HASH_OPS",
     "PASSWORD_HASH_MEMORY_KIB", "RATE_LIMIT_AUTH_PER_MINUTE", "RATE_LIMIT_UPLOAD_PER_MINUTE",
-    "RATE_LIMIT_READ_PER_MINUTE", "LOG_FORMAT", "LOG_LEVEL",
+    "RATE_LIMIT_READ_PER_MINUTE", "LOG_FORMAT", "LOG_LEVEL", "STORAGE_BACKEND", "STORAGE_LOCAL_DIR",
+    "STORAGE_SIGNING_SECRET", "IMAGEPROC_PUBLIC_URL", "SIGNED_URL_TTL_MINUTES", "S3_ENDPOINT", "S3_REGION",
+    "S3_BUCKET", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY", "S3_FORCE_PATH_STYLE", "S3_CONNECT_TIMEOUT_MS",
+    "S3_REQUEST_TIMEOUT_MS", "S3_MAX_ATTEMPTS", "WORKER_INSTANCE", "WORKER_HEARTBEAT_SECONDS",
 };
 
 }  // namespace
@@ -219,6 +222,23 @@ std::pair<Config, std::vector<std::string>> Config::load(const EnvLookup& env,
   b.integer("RATE_LIMIT_AUTH_PER_MINUTE", c.rate_limits.auth_per_minute, 1, 100000);
   b.integer("RATE_LIMIT_UPLOAD_PER_MINUTE", c.rate_limits.upload_per_minute, 1, 100000);
   b.integer("RATE_LIMIT_READ_PER_MINUTE", c.rate_limits.read_per_minute, 1, 1000000);
+  b.one_of("STORAGE_BACKEND", c.storage.backend, {"local", "s3"});
+  b.string("STORAGE_LOCAL_DIR", c.storage.local_root);
+  b.string("STORAGE_SIGNING_SECRET", c.storage.signing_secret);
+  b.string("IMAGEPROC_PUBLIC_URL", c.storage.public_base_url);
+  b.integer("SIGNED_URL_TTL_MINUTES", c.storage.signed_url_ttl_minutes, 1, 60);
+  b.string("S3_ENDPOINT", c.storage.s3_endpoint);
+  b.string("S3_REGION", c.storage.s3_region);
+  b.string("S3_BUCKET", c.storage.s3_bucket);
+  b.string("S3_ACCESS_KEY_ID", c.storage.s3_access_key_id);
+  b.string("S3_SECRET_ACCESS_KEY", c.storage.s3_secret_access_key);
+  b.boolean("S3_FORCE_PATH_STYLE", c.storage.s3_force_path_style);
+  b.duration("S3_CONNECT_TIMEOUT_MS", c.storage.s3_connect_timeout, 100, 60000);
+  b.duration("S3_REQUEST_TIMEOUT_MS", c.storage.s3_request_timeout, 1000, 600000);
+  b.integer("S3_MAX_ATTEMPTS", c.storage.s3_max_attempts, 1, 10);
+  b.string("WORKER_INSTANCE", c.worker.instance);
+  b.integer("WORKER_HEARTBEAT_SECONDS", c.worker.heartbeat_seconds, 1, 300);
+  if (c.storage.local_root.empty()) c.storage.local_root = c.data_dir + "/objects";
   b.one_of("LOG_FORMAT", c.log.format, {"json", "text"});
   b.one_of("LOG_LEVEL", c.log.level, {"trace", "debug", "info", "warn", "error"});
   return {c, problems};
@@ -254,6 +274,24 @@ std::vector<std::string> Config::validate(Role role) const {
       }
     }
   }
+  const bool uses_storage = role == Role::Api || role == Role::Worker;
+  if (uses_storage && storage.backend == "s3") {
+    for (const auto& [name, value] : {std::pair<const char*, const std::string*>{"S3_BUCKET", &storage.s3_bucket},
+                                      {"S3_ACCESS_KEY_ID", &storage.s3_access_key_id},
+                                      {"S3_SECRET_ACCESS_KEY", &storage.s3_secret_access_key},
+                                      {"S3_REGION", &storage.s3_region}}) {
+      if (value->empty()) problems.push_back(fmt::format("{} is required when STORAGE_BACKEND=s3", name));
+    }
+    if (!storage.s3_endpoint.empty() && storage.s3_endpoint.rfind("http://", 0) != 0 &&
+        storage.s3_endpoint.rfind("https://", 0) != 0) {
+      problems.push_back("S3_ENDPOINT must start with http:// or https://");
+    }
+  }
+  if (serves_http && storage.backend == "local") {
+    if (storage.signing_secret.size() < 32) {
+      problems.push_back("STORAGE_SIGNING_SECRET must be at least 32 bytes when STORAGE_BACKEND=local");
+    }
+  }
   if (database.pool_size < http.handler_threads && serves_http) {
     // Not fatal: handlers would only wait for connections. Keep it a rule so the operator notices.
     problems.push_back(fmt::format("DB_POOL_SIZE ({}) should be at least HTTP_HANDLER_THREADS ({})",
@@ -274,10 +312,11 @@ std::string redact_url(const std::string& url) {
 std::string Config::redacted_summary() const {
   return fmt::format(
       "http={}:{} io_threads={} handler_threads={} database={} pool={} jwt_secret={} jwt_ttl_min={} "
-      "cors_origins={} trusted_proxies={} log={}/{}",
+      "cors_origins={} trusted_proxies={} storage={} s3_endpoint={} s3_bucket={} log={}/{}",
       http.host, http.port, http.io_threads, http.handler_threads, redact_url(database.url),
       database.pool_size, auth.jwt_secret.empty() ? "unset" : "set", auth.jwt_ttl_minutes,
-      http.cors_origins.size(), http.trusted_proxies.size(), log.format, log.level);
+      http.cors_origins.size(), http.trusted_proxies.size(), storage.backend, storage.s3_endpoint, storage.s3_bucket,
+      log.format, log.level);
 }
 
 }  // namespace imageproc

@@ -60,6 +60,28 @@ struct RateLimitConfig {
   int read_per_minute = 300;    // RATE_LIMIT_READ_PER_MINUTE: per user
 };
 
+struct StorageConfig {
+  std::string backend = "local";           // STORAGE_BACKEND: local | s3
+  std::string local_root;                  // STORAGE_LOCAL_DIR: default <IMAGEPROC_DATA_DIR>/objects
+  std::string signing_secret;              // STORAGE_SIGNING_SECRET: ≥ 32 bytes; HMAC key of local signed URLs
+  std::string public_base_url;             // IMAGEPROC_PUBLIC_URL: prefix of local signed URLs ("" = relative)
+  int signed_url_ttl_minutes = 10;         // SIGNED_URL_TTL_MINUTES (1–60)
+  std::string s3_endpoint;                 // S3_ENDPOINT: e.g. https://s3.eu-central-1.amazonaws.com or R2's
+  std::string s3_region = "us-east-1";     // S3_REGION: "auto" for Cloudflare R2
+  std::string s3_bucket;                   // S3_BUCKET
+  std::string s3_access_key_id;            // S3_ACCESS_KEY_ID
+  std::string s3_secret_access_key;        // S3_SECRET_ACCESS_KEY
+  bool s3_force_path_style = false;        // S3_FORCE_PATH_STYLE: bucket in the path instead of the host name
+  std::chrono::milliseconds s3_connect_timeout{3000};   // S3_CONNECT_TIMEOUT_MS
+  std::chrono::milliseconds s3_request_timeout{30000};  // S3_REQUEST_TIMEOUT_MS: whole request, per attempt
+  int s3_max_attempts = 4;                 // S3_MAX_ATTEMPTS: attempts per operation (retries + 1)
+};
+
+struct WorkerConfig {
+  std::string instance;         // WORKER_INSTANCE: name in worker_heartbeats (default host-pid)
+  int heartbeat_seconds = 10;   // WORKER_HEARTBEAT_SECONDS (1–300)
+};
+
 struct LogConfig {
   std::string format = "json";  // LOG_FORMAT: json | text
   std::string level = "info";   // LOG_LEVEL: trace | debug | info | warn | error
@@ -71,6 +93,8 @@ struct Config {
   DatabaseConfig database;
   AuthConfig auth;
   RateLimitConfig rate_limits;
+  StorageConfig storage;
+  WorkerConfig worker;
   LogConfig log;
 
   // What a subcommand needs; validate() checks only what is relevant to it.

@@ -162,6 +162,8 @@ ApiServer::ApiServer(const TestDatabase& db, std::map<std::string, std::string> 
   std::map<std::string, std::string> env = {
       {"DATABASE_URL", db.url()},
       {"JWT_SECRET", kJwtSecret},
+      {"STORAGE_SIGNING_SECRET", "integration-test-storage-secret-0123456789"},
+      {"STORAGE_LOCAL_DIR", "/tmp/imageproc-it-objects-" + db.name()},
       {"IMAGEPROC_HTTP_ADDR", "127.0.0.1:0"},
       {"LOG_FORMAT", "json"},
       {"AUTH_COOKIE_SECURE", "false"},

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "db/migrations.hpp"
 #include "harness.hpp"
 
@@ -65,6 +67,29 @@ TEST(Configuration, SecretsNeverReachTheLog) {
   for (const auto& line : api.process().lines()) {
     EXPECT_EQ(line.find(imageproc::testing::ApiServer::kJwtSecret), std::string::npos) << line;
   }
+}
+
+}  // namespace
+
+namespace {
+
+TEST(Worker, RegistersAHeartbeatAndRemovesItOnSigterm) {
+  TestDatabase db;
+  ImageprocProcess worker({"worker"}, {{"DATABASE_URL", db.url()},
+                                       {"WORKER_INSTANCE", "it-worker-1"},
+                                       {"WORKER_HEARTBEAT_SECONDS", "1"},
+                                       {"LOG_FORMAT", "json"}});
+  ASSERT_TRUE(worker.wait_for_line("worker started", std::chrono::seconds(60)));
+  std::string seen;
+  for (int i = 0; i < 100 && seen != "1"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    seen = db.scalar("SELECT count(*) FROM worker_heartbeats WHERE instance = 'it-worker-1'");
+  }
+  EXPECT_EQ(seen, "1");
+  worker.process().signal(SIGTERM);
+  ASSERT_TRUE(worker.process().wait(std::chrono::seconds(30)));
+  EXPECT_EQ(worker.process().exit_code(), 0);
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM worker_heartbeats"), "0");
 }
 
 }  // namespace

@@ -72,11 +72,27 @@ TEST(Config, ApiRequiresDatabaseAndAStrongJwtSecret) {
   c.auth.jwt_secret = "too-short";
   EXPECT_TRUE(mentions(c.validate(Config::Role::Api), "JWT_SECRET must be at least 32 bytes"));
   c.auth.jwt_secret = std::string(32, 'k');
+  EXPECT_TRUE(mentions(c.validate(Config::Role::Api), "STORAGE_SIGNING_SECRET"));
+  c.storage.signing_secret = std::string(32, 's');
   EXPECT_TRUE(c.validate(Config::Role::Api).empty());
   // migrate needs no JWT secret; up generates its own database and secret.
   c.auth.jwt_secret.clear();
   EXPECT_TRUE(c.validate(Config::Role::Migrate).empty());
   EXPECT_TRUE(Config::load(env_of({})).first.validate(Config::Role::Up).empty());
+}
+
+TEST(Config, S3BackendNeedsBucketAndCredentials) {
+  auto [c, p] = Config::load(env_of({{"STORAGE_BACKEND", "s3"}, {"S3_ENDPOINT", "ftp://x"}}));
+  c.database.url = "postgresql://u@127.0.0.1/db";
+  c.auth.jwt_secret = std::string(32, 'k');
+  const auto problems = c.validate(Config::Role::Api);
+  EXPECT_TRUE(mentions(problems, "S3_BUCKET is required"));
+  EXPECT_TRUE(mentions(problems, "S3_ACCESS_KEY_ID is required"));
+  EXPECT_TRUE(mentions(problems, "S3_SECRET_ACCESS_KEY is required"));
+  EXPECT_TRUE(mentions(problems, "S3_ENDPOINT must start with"));
+  EXPECT_FALSE(mentions(problems, "STORAGE_SIGNING_SECRET"));
+  EXPECT_TRUE(mentions(Config::load(env_of({{"STORAGE_BACKEND", "gcs"}})).second, "STORAGE_BACKEND"));
+  EXPECT_TRUE(mentions(Config::load(env_of({{"SIGNED_URL_TTL_MINUTES", "61"}})).second, "SIGNED_URL_TTL_MINUTES"));
 }
 
 TEST(Config, TomlFileIsReadAndEnvironmentWins) {
