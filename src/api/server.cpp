@@ -35,6 +35,7 @@ struct HttpServer::Impl {
   asio::steady_timer drain_timer;
   std::atomic<bool> draining{false};
   std::atomic<int> in_flight{0};
+  std::atomic<int> connections{0};
 
   asio::awaitable<void> accept_loop();
   asio::awaitable<void> session(tcp::socket socket);
@@ -184,8 +185,15 @@ asio::awaitable<void> HttpServer::Impl::accept_loop() {
       co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       continue;
     }
+    if (connections.load() >= options.max_connections) {
+      log::warn("connection limit reached; closing new connection", {{"limit", options.max_connections}});
+      socket.close(ec);
+      continue;
+    }
+    connections.fetch_add(1);
     auto executor = socket.get_executor();
-    asio::co_spawn(executor, session(std::move(socket)), [](std::exception_ptr e) {
+    asio::co_spawn(executor, session(std::move(socket)), [this](std::exception_ptr e) {
+      connections.fetch_sub(1);
       if (!e) return;
       try {
         std::rethrow_exception(e);

@@ -33,6 +33,7 @@ struct ServerOptions {
   std::uint16_t port = 8080;  // 0 picks a free port (see bound_port())
   int io_threads = 2;
   int handler_threads = 8;
+  int max_connections = 1024;  // open connections; past it new ones are closed immediately (bounded memory)
   std::size_t max_header_bytes = 16 * 1024;
   std::chrono::seconds header_timeout{10};
   std::chrono::seconds body_timeout{60};

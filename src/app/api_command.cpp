@@ -51,6 +51,10 @@ void migrate_with_retry(db::Pool& pool, std::chrono::seconds patience) {
 }
 
 int run_api(const Config& config) {
+  if (config.database.pool_size < config.http.handler_threads) {
+    log::warn("DB_POOL_SIZE is smaller than HTTP_HANDLER_THREADS; handlers will wait for connections",
+              {{"poolSize", config.database.pool_size}, {"handlerThreads", config.http.handler_threads}});
+  }
   db::Pool pool(config.database, "imageproc-api");
   if (config.database.migrate_on_start) migrate_with_retry(pool, std::chrono::seconds(30));
 
@@ -80,6 +84,7 @@ int run_api(const Config& config) {
   options.body_timeout = config.http.body_timeout;
   options.idle_timeout = config.http.idle_timeout;
   options.shutdown_grace = config.http.shutdown_grace;
+  options.max_connections = config.http.max_connections;
   api::HttpServer server(options, pipeline);
   server.listen();
   log::info("api listening", {{"host", config.http.host}, {"port", server.bound_port()}});

@@ -51,6 +51,43 @@ std::uint16_t free_loopback_port() {
   return ntohs(addr.sin_port);
 }
 
+bool port_is_free(std::uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  const bool free = fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  if (fd >= 0) ::close(fd);
+  return free;
+}
+
+// The local PostgreSQL keeps its port across runs (so operator commands can reuse one DATABASE_URL), unless
+// something else took it meanwhile.
+std::uint16_t stable_port(const fs::path& file) {
+  if (std::ifstream in(file); in) {
+    int port = 0;
+    if (in >> port && port > 0 && port < 65536 && port_is_free(static_cast<std::uint16_t>(port))) {
+      return static_cast<std::uint16_t>(port);
+    }
+  }
+  const auto port = free_loopback_port();
+  std::ofstream(file, std::ios::trunc) << port << '\n';
+  return port;
+}
+
+bool accepts_connections(const std::string& host, std::uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  // Host names and IPv6 listeners are probed through IPv4 loopback.
+  if (::inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool ok = fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  if (fd >= 0) ::close(fd);
+  return ok;
+}
+
 // Newest PostgreSQL server installed by Debian's packages.
 fs::path postgres_bindir() {
   fs::path best;
@@ -122,7 +159,7 @@ class LocalPostgres {
       if (rc != 0) throw std::runtime_error(fmt::format("initdb failed with status {}", rc));
     }
     chown_for_postgres(socket_dir_);
-    port_ = free_loopback_port();
+    port_ = stable_port(data_dir / "postgres-port");
     // A previous run killed with SIGKILL leaves postmaster.pid; postgres itself detects a stale one.
     server_ = std::make_unique<ChildProcess>(
         "postgres",
@@ -214,6 +251,12 @@ int run_up(Config config, const std::string& self_path) {
   ChildProcess worker("worker", {self_path, "worker"}, env);
 
   const std::string host = config.http.host == "0.0.0.0" ? "127.0.0.1" : config.http.host;
+  // Print the URL only once it answers, so the first click works.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (api.running() && !accepts_connections(host, config.http.port) && g_stop_signal.load() == 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
   std::cout << fmt::format("\n  ImageProcessor is running at http://{}:{}\n  Press Ctrl-C to stop.\n\n", host,
                            config.http.port)
             << std::flush;

@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 #include <filesystem>
+#include <cstdlib>
 #include <iostream>
 
 #include "app/commands.hpp"
@@ -67,7 +68,11 @@ int main(int argc, char** argv) {
       imageproc::log::info("starting", {{"version", IMAGEPROC_VERSION}, {"config", config.redacted_summary()}});
       return imageproc::app::run_worker(config);
     }
-    if (up->parsed()) return imageproc::app::run_up(config, self_path(argv[0]));
+    if (up->parsed()) {
+      // The children (api, worker) read the same file.
+      if (!config_file.empty()) ::setenv("IMAGEPROC_CONFIG", std::filesystem::absolute(config_file).c_str(), 1);
+      return imageproc::app::run_up(config, self_path(argv[0]));
+    }
     if (migrate->parsed()) return imageproc::app::run_migrate(config);
     if (promote->parsed()) {
       return imageproc::app::run_user_promote(config, imageproc::auth::normalize_email(promote_email));

@@ -159,7 +159,7 @@ class Binder {
 
 // Every variable the program reads. Listed once so the environment can be scanned for them.
 constexpr const char* kVariables[] = {
-    "IMAGEPROC_DATA_DIR", "IMAGEPROC_HTTP_ADDR", "HTTP_IO_THREADS", "HTTP_HANDLER_THREADS",
+    "IMAGEPROC_DATA_DIR", "IMAGEPROC_HTTP_ADDR", "HTTP_IO_THREADS", "HTTP_HANDLER_THREADS", "HTTP_MAX_CONNECTIONS",
     "HTTP_MAX_JSON_BODY_BYTES", "HTTP_MAX_HEADER_BYTES", "HTTP_HEADER_TIMEOUT_SECONDS",
     "HTTP_BODY_TIMEOUT_SECONDS", "HTTP_IDLE_TIMEOUT_SECONDS", "HTTP_SHUTDOWN_GRACE_SECONDS", "CORS_ORIGINS",
     "TRUSTED_PROXIES", "DATABASE_URL", "DB_POOL_SIZE", "DB_STATEMENT_TIMEOUT_MS", "DB_ACQUIRE_TIMEOUT_MS",
@@ -196,6 +196,7 @@ std::pair<Config, std::vector<std::string>> Config::load(const EnvLookup& env,
   b.host_port("IMAGEPROC_HTTP_ADDR", c.http.host, c.http.port);
   b.integer("HTTP_IO_THREADS", c.http.io_threads, 1, 64);
   b.integer("HTTP_HANDLER_THREADS", c.http.handler_threads, 1, 256);
+  b.integer("HTTP_MAX_CONNECTIONS", c.http.max_connections, 1, 1000000);
   b.integer("HTTP_MAX_JSON_BODY_BYTES", c.http.max_json_body_bytes, 1024, 16 * 1024 * 1024);
   b.integer("HTTP_MAX_HEADER_BYTES", c.http.max_header_bytes, 1024, 1024 * 1024);
   b.duration("HTTP_HEADER_TIMEOUT_SECONDS", c.http.header_timeout, 1, 3600);
@@ -291,11 +292,6 @@ std::vector<std::string> Config::validate(Role role) const {
     if (storage.signing_secret.size() < 32) {
       problems.push_back("STORAGE_SIGNING_SECRET must be at least 32 bytes when STORAGE_BACKEND=local");
     }
-  }
-  if (database.pool_size < http.handler_threads && serves_http) {
-    // Not fatal: handlers would only wait for connections. Keep it a rule so the operator notices.
-    problems.push_back(fmt::format("DB_POOL_SIZE ({}) should be at least HTTP_HANDLER_THREADS ({})",
-                                   database.pool_size, http.handler_threads));
   }
   return problems;
 }

@@ -23,6 +23,7 @@ struct HttpConfig {
   std::uint16_t port = 8080;
   int io_threads = 2;                        // HTTP_IO_THREADS: threads running the network loop
   int handler_threads = 8;                   // HTTP_HANDLER_THREADS: bounded pool for DB work and hashing
+  int max_connections = 1024;                // HTTP_MAX_CONNECTIONS: further connections are closed at once
   std::size_t max_json_body_bytes = 64 * 1024;  // HTTP_MAX_JSON_BODY_BYTES: JSON request bodies
   std::size_t max_header_bytes = 16 * 1024;  // HTTP_MAX_HEADER_BYTES
   std::chrono::seconds header_timeout{10};   // HTTP_HEADER_TIMEOUT_SECONDS: time to send request headers

@@ -29,18 +29,24 @@ constexpr const char* kInsertApplied =
 }  // namespace
 
 MigrationReport run_migrations(Connection& conn, const std::vector<Migration>& migrations) {
-  // Migrations may take longer than the default statement timeout.
+  // Waiting for another runner's lock and the migrations themselves may take longer than the session's
+  // statement timeout; lift it for this call and restore it afterwards (the connection goes back to a pool).
+  const std::string saved_timeout = conn.exec("SHOW statement_timeout").get(0, 0);
   conn.exec("SET statement_timeout = 0");
   conn.exec("SELECT pg_advisory_lock($1)", params(kLockKey));
-  struct Unlock {
+  struct Restore {
     Connection& c;
-    ~Unlock() {
+    const std::string& timeout;
+    ~Restore() {
       try {
-        if (c.ok()) c.exec("SELECT pg_advisory_unlock($1)", params(kLockKey));
+        if (!c.ok()) return;
+        c.exec("SELECT pg_advisory_unlock($1)", params(kLockKey));
+        c.exec("SELECT set_config('statement_timeout', $1, false)", params(timeout));
       } catch (...) {
+        // A broken connection is discarded by the pool; the lock dies with the session.
       }
     }
-  } unlock{conn};
+  } restore{conn, saved_timeout};
 
   conn.exec(kCreateTable);
   std::map<int, std::string> applied;
