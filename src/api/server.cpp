@@ -105,6 +105,9 @@ asio::awaitable<void> HttpServer::Impl::session(tcp::socket socket) {
 
     auto parser = std::make_unique<http::request_parser<http::string_body>>();
     parser->header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
+    // Beast's default body limit (1 MiB) would be checked against Content-Length while reading the headers,
+    // before we know the route; lift it here and apply the route's own limit below.
+    parser->body_limit(boost::none);
     stream.expires_after(options.header_timeout);
     co_await http::async_read_header(stream, buffer, *parser, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {

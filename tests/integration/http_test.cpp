@@ -93,6 +93,7 @@ TEST_F(HttpServerTest, HealthReadinessAndMetrics) {
   auto ready = api_.get("/readyz");
   EXPECT_EQ(ready.status, 200) << ready.body;
   EXPECT_EQ(ready.json()["checks"]["database"], "ok");
+  EXPECT_EQ(ready.json()["checks"]["storage"], "ok");
   auto metrics = api_.get("/metrics");
   EXPECT_EQ(metrics.status, 200);
   EXPECT_NE(metrics.body.find("imageproc_http_requests_total{route=\"/readyz\",method=\"GET\",status=\"200\"} 1"),
@@ -120,6 +121,13 @@ TEST_F(HttpServerTest, OversizedHeadersAre431) {
   c.send("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(8000, 'a') + "\r\n\r\n");
   const auto reply = c.read_all();
   EXPECT_EQ(reply.rfind("HTTP/1.1 431", 0), 0u) << reply.substr(0, 200);
+}
+
+TEST_F(HttpServerTest, BodiesOverTheRouteLimitAre413EvenWhenLarge) {
+  // Larger than the HTTP library's own default limit: the route's limit must decide, with a 413.
+  auto r = api_.request({"POST", "/api/auth/login", std::string(3 * 1024 * 1024, 'x'),
+                         {{"Content-Type", "application/json"}}});
+  EXPECT_EQ(r.status, 413) << r.body;
 }
 
 TEST_F(HttpServerTest, GarbageIsA400) {
