@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "api/handlers/auth.hpp"
+#include "api/handlers/files.hpp"
 #include "api/handlers/health.hpp"
 #include "api/pipeline.hpp"
 #include "api/server.hpp"
@@ -12,6 +13,8 @@
 #include "core/logging.hpp"
 #include "db/migrations.hpp"
 #include "db/pool.hpp"
+#include "storage/local/local_store.hpp"
+#include "storage/s3/s3_store.hpp"
 
 namespace imageproc::app {
 
@@ -50,6 +53,26 @@ void migrate_with_retry(db::Pool& pool, std::chrono::seconds patience) {
   }
 }
 
+// The configured object store. `local` is set when it is the local-disk backend, whose signed URLs this API
+// serves itself at /files/.
+struct Storage {
+  std::unique_ptr<storage::ObjectStore> store;
+  storage::LocalObjectStore* local = nullptr;
+};
+
+Storage make_storage(const StorageConfig& config) {
+  Storage s;
+  if (config.backend == "s3") {
+    s.store = std::make_unique<storage::S3ObjectStore>(config);
+  } else {
+    auto local = std::make_unique<storage::LocalObjectStore>(
+        config.local_root, storage::UrlSigner(config.signing_secret, config.public_base_url));
+    s.local = local.get();
+    s.store = std::move(local);
+  }
+  return s;
+}
+
 int run_api(const Config& config) {
   if (config.database.pool_size < config.http.handler_threads) {
     log::warn("DB_POOL_SIZE is smaller than HTTP_HANDLER_THREADS; handlers will wait for connections",
@@ -70,7 +93,15 @@ int run_api(const Config& config) {
   api::Router router;
   api::AuthHandlers auth_handlers(accounts, config.auth.cookie_secure);
   auth_handlers.register_routes(router);
-  api::HealthHandlers health({{"database", [&pool] { pool.acquire()->exec("SELECT 1"); }}}, metrics);
+  const Storage storage = make_storage(config.storage);
+  std::optional<api::FilesHandlers> files;
+  if (storage.local) {
+    files.emplace(*storage.local, storage.local->signer());
+    files->register_routes(router);
+  }
+  api::HealthHandlers health({{"database", [&pool] { pool.acquire()->exec("SELECT 1"); }},
+                              {"storage", [&storage] { storage.store->check_ready(); }}},
+                             metrics);
   health.register_routes(router);
 
   api::Pipeline pipeline(std::move(router), config.http, config.rate_limits, jwt, metrics);

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -229,6 +230,9 @@ int run_up(Config config, const std::string& self_path) {
     config.database.url = postgres->url("imageproc");
   }
   if (config.auth.jwt_secret.empty()) config.auth.jwt_secret = persistent_secret(data_dir / "jwt-secret");
+  // Local disk unless the environment points at an S3-compatible store.
+  const bool s3_given = !config.storage.s3_bucket.empty() && !std::getenv("STORAGE_BACKEND");
+  if (s3_given) config.storage.backend = "s3";
   if (config.storage.signing_secret.empty()) {
     config.storage.signing_secret = persistent_secret(data_dir / "storage-secret");
   }
@@ -242,6 +246,8 @@ int run_up(Config config, const std::string& self_path) {
       {"DATABASE_URL", config.database.url},
       {"JWT_SECRET", config.auth.jwt_secret},
       {"STORAGE_SIGNING_SECRET", config.storage.signing_secret},
+      {"STORAGE_BACKEND", config.storage.backend},
+      {"STORAGE_LOCAL_DIR", fs::absolute(config.storage.local_root).string()},
       {"IMAGEPROC_HTTP_ADDR", fmt::format("{}:{}", config.http.host, config.http.port)},
       {"IMAGEPROC_DATA_DIR", data_dir.string()},
       {"MIGRATE_ON_START", "false"},

@@ -92,6 +92,11 @@ struct AmqpConnection::State {
   amqp_connection_state_t conn = nullptr;
   static constexpr amqp_channel_t kChannel = 1;
 
+  // Runs also when the AmqpConnection constructor throws half-way (state_ is already constructed then).
+  ~State() {
+    if (conn) amqp_destroy_connection(conn);
+  }
+
   void check(amqp_rpc_reply_t reply, const char* what) {
     if (reply.reply_type != AMQP_RESPONSE_NORMAL) throw AmqpError(fmt::format("{}: {}", what, describe(reply)));
   }
@@ -124,12 +129,10 @@ AmqpConnection::AmqpConnection(const AmqpUrl& url, std::string connection_name, 
 }
 
 AmqpConnection::~AmqpConnection() {
-  if (!state_->conn) return;
   if (ok_) {
     amqp_channel_close(state_->conn, State::kChannel, AMQP_REPLY_SUCCESS);
     amqp_connection_close(state_->conn, AMQP_REPLY_SUCCESS);
   }
-  amqp_destroy_connection(state_->conn);
 }
 
 namespace {
