@@ -6,6 +6,9 @@
 
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)
+# ccache hits across clones in different directories (CI builds a fresh clone each time).
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := true
 
 .PHONY: run test bench fmt lint setup build-release build-test clean
 

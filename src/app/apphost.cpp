@@ -8,8 +8,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <iostream>
 #include <sys/socket.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -104,20 +106,23 @@ fs::path postgres_bindir() {
   return best / "bin";
 }
 
-// Reads a secret kept in the data dir, generating it on first use (mode 0600).
+// Reads a secret kept in the data dir, generating it on first use. The file is created with mode 0600 from the
+// start (no window in which it is readable by others).
 std::string persistent_secret(const fs::path& file) {
-  if (std::ifstream in(file); in) {
-    std::string s;
-    std::getline(in, s);
-    if (s.size() >= 32) return s;
+  std::ifstream in(file);
+  std::string existing((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  while (!existing.empty() && (existing.back() == '\n' || existing.back() == '\r')) existing.pop_back();
+  if (existing.size() >= 32) return existing;
+  std::string secret = crypto::random_token(48);
+  secret.push_back('\n');
+  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0 || ::fchmod(fd, 0600) != 0 ||
+      ::write(fd, secret.data(), secret.size()) != static_cast<ssize_t>(secret.size())) {
+    if (fd >= 0) ::close(fd);
+    throw std::runtime_error("cannot write " + file.string());
   }
-  const std::string secret = crypto::random_token(48);
-  {
-    std::ofstream out(file, std::ios::trunc);
-    out << secret << '\n';
-  }
-  fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
-  return secret;
+  ::close(fd);
+  return secret.substr(0, secret.size() - 1);
 }
 
 // When we run as root, PostgreSQL runs as the `postgres` user, which must be able to reach its data dir. A

@@ -1,5 +1,7 @@
 #include "imaging/format.hpp"
 
+#include "core/text.hpp"
+
 #include <algorithm>
 #include <cstdint>
 
@@ -119,24 +121,6 @@ char32_t decode_utf8(std::string_view s, std::size_t& pos) {
   }
   pos = i;
   return cp;
-}
-
-void append_utf8(std::string& out, char32_t cp) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
 }
 
 bool is_removed_code_point(char32_t cp) {
@@ -261,7 +245,7 @@ std::string sanitize_display_filename(std::string_view raw) {
   cleaned.reserve(std::min(raw.size(), std::size_t{4096}));
   for (std::size_t pos = 0; pos < raw.size();) {
     const char32_t cp = decode_utf8(raw, pos);
-    if (!is_removed_code_point(cp)) append_utf8(cleaned, cp);
+    if (!is_removed_code_point(cp)) text::append_utf8(cleaned, cp);
   }
 
   std::string_view name = trim_ends(cleaned);

@@ -4,13 +4,15 @@
 
 #include <gtest/gtest.h>
 
+#include "core/text.hpp"
+
 #include <cctype>
 #include <cstdint>
 
 #include "core/crypto.hpp"
 
 using imageproc::storage::parse_decimal;
-using imageproc::storage::percent_encode;
+using imageproc::text::percent_encode;
 using imageproc::storage::UploadConstraints;
 using imageproc::storage::UrlSigner;
 

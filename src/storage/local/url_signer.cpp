@@ -1,5 +1,7 @@
 #include "storage/local/url_signer.hpp"
 
+#include "core/text.hpp"
+
 #include <limits>
 #include <stdexcept>
 
@@ -41,34 +43,15 @@ bool UrlSigner::verify(std::string_view method, std::string_view key, std::int64
 }
 
 std::string UrlSigner::get_url(std::string_view key, std::int64_t expires_epoch) const {
-  return base_url_ + "/files/" + percent_encode(key, true) + "?exp=" + std::to_string(expires_epoch) +
+  return base_url_ + "/files/" + text::percent_encode(key, true) + "?exp=" + std::to_string(expires_epoch) +
          "&sig=" + sign("GET", key, expires_epoch);
 }
 
 std::string UrlSigner::put_url(std::string_view key, std::int64_t expires_epoch,
                                const UploadConstraints& upload) const {
-  return base_url_ + "/files/" + percent_encode(key, true) + "?exp=" + std::to_string(expires_epoch) +
+  return base_url_ + "/files/" + text::percent_encode(key, true) + "?exp=" + std::to_string(expires_epoch) +
          "&sig=" + sign("PUT", key, expires_epoch, upload) +
-         "&ct=" + percent_encode(upload.content_type, false) + "&max=" + std::to_string(upload.max_bytes);
-}
-
-std::string percent_encode(std::string_view text, bool keep_slash) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(text.size() * 3);
-  for (const char ch : text) {
-    const auto c = static_cast<unsigned char>(ch);
-    const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                            c == '-' || c == '.' || c == '_' || c == '~';
-    if (unreserved || (keep_slash && c == '/')) {
-      out += ch;
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 0x0f];
-    }
-  }
-  return out;
+         "&ct=" + text::percent_encode(upload.content_type, false) + "&max=" + std::to_string(upload.max_bytes);
 }
 
 std::optional<std::int64_t> parse_decimal(std::string_view text) {

@@ -57,9 +57,6 @@ class UrlSigner {
   std::string base_url_;
 };
 
-// Percent-encodes everything but RFC 3986 unreserved characters (and '/' when `keep_slash`), upper-case hex.
-std::string percent_encode(std::string_view text, bool keep_slash);
-
 // Parses a strictly decimal, non-negative integer that fits in int64 ("0".."9223372036854775807"); no sign,
 // spaces or leading zeros. nullopt otherwise. Used for the `exp` and `max` query parameters: accepting "007"
 // or "+7" would not forge anything, but a strict parser keeps exactly one valid spelling of each signed URL.

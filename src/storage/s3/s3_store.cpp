@@ -1,5 +1,7 @@
 #include "storage/s3/s3_store.hpp"
 
+#include "core/text.hpp"
+
 #include <curl/curl.h>
 #include <openssl/evp.h>
 
@@ -87,24 +89,6 @@ std::string trim(std::string_view text) {
 // ----- XML (S3 responses are small, flat and machine-written: element search plus entity decoding suffices)
 // -----
 
-void append_utf8(std::string& out, std::uint32_t cp) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
-
 std::string xml_escape(std::string_view text) {
   std::string out;
   out.reserve(text.size());
@@ -180,7 +164,7 @@ std::string s3xml::decode(std::string_view text) {
       }
       // Surrogates and out-of-range values are not characters: keep the text as it was.
       if (decoded && (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))) decoded = false;
-      if (decoded) append_utf8(out, cp);
+      if (decoded) text::append_utf8(out, static_cast<char32_t>(cp));
     } else {
       decoded = false;
     }

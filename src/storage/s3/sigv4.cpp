@@ -1,5 +1,7 @@
 #include "storage/s3/sigv4.hpp"
 
+#include "core/text.hpp"
+
 #include <algorithm>
 #include <ctime>
 #include <stdexcept>
@@ -8,11 +10,6 @@
 
 namespace imageproc::storage::sigv4 {
 namespace {
-
-bool is_unreserved(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-         c == '_' || c == '~';
-}
 
 std::string lower(std::string_view text) {
   std::string out(text);
@@ -89,23 +86,6 @@ std::vector<std::pair<std::string, std::string>> with_host(const SigV4Request& r
 }
 
 }  // namespace
-
-std::string uri_encode(std::string_view text, bool keep_slash) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(text.size() * 3);
-  for (const char ch : text) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (is_unreserved(c) || (keep_slash && c == '/')) {
-      out.push_back(ch);
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 0xf]);
-    }
-  }
-  return out;
-}
 
 std::string canonical_uri(std::string_view path) {
   if (path.empty()) return "/";

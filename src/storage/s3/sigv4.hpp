@@ -25,6 +25,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/text.hpp"
+
 namespace imageproc::storage::sigv4 {
 
 inline constexpr std::string_view kAlgorithm = "AWS4-HMAC-SHA256";
@@ -59,7 +61,9 @@ struct SigV4Request {
 
 // RFC 3986 percent-encoding as S3 wants it: A–Z a–z 0–9 - . _ ~ kept, every other byte %XX (upper-case hex;
 // a space is %20, never '+'; UTF-8 is encoded byte by byte). With `keep_slash`, '/' is kept too (paths).
-std::string uri_encode(std::string_view text, bool keep_slash);
+inline std::string uri_encode(std::string_view input, bool keep_slash) {
+  return imageproc::text::percent_encode(input, keep_slash);
+}
 
 // "/" for an empty path; otherwise the path with each segment encoded once and the '/' kept.
 std::string canonical_uri(std::string_view path);
