@@ -492,6 +492,16 @@ S3ObjectStore::Target S3ObjectStore::object_target(const std::string& key) const
   return {config_.s3_bucket + "." + endpoint_host_, "/" + key};
 }
 
+S3ObjectStore::Request S3ObjectStore::object_request(const char* operation, const char* method,
+                                                     const std::string& key) const {
+  Request request;
+  request.operation = operation;
+  request.key = key;
+  request.method = method;
+  request.target = object_target(key);
+  return request;
+}
+
 S3ObjectStore::Target S3ObjectStore::bucket_target() const {
   if (config_.s3_force_path_style) return {endpoint_host_, "/" + config_.s3_bucket};
   return {config_.s3_bucket + "." + endpoint_host_, "/"};
@@ -783,11 +793,7 @@ void S3ObjectStore::put_file(const std::string& key, const std::filesystem::path
   std::error_code ec;
   const auto size = std::filesystem::file_size(file, ec);
   if (ec) fail(StorageErrorKind::Permanent, "cannot upload " + file.string() + ": " + ec.message());
-  Request request;
-  request.operation = "PutObject";
-  request.key = key;
-  request.method = "PUT";
-  request.target = object_target(key);
+  Request request = object_request("PutObject", "PUT", key);
   if (!content_type.empty()) request.headers.emplace_back("Content-Type", content_type);
   // The real digest, computed before sending: S3 then rejects a body that changed underway.
   request.payload_hash = crypto::hex_encode(digest_file(file, EVP_sha256()));
@@ -801,11 +807,7 @@ void S3ObjectStore::put_file(const std::string& key, const std::filesystem::path
 void S3ObjectStore::put_buffer(const std::string& key, std::string_view data,
                                const std::string& content_type) {
   validate_key(key);
-  Request request;
-  request.operation = "PutObject";
-  request.key = key;
-  request.method = "PUT";
-  request.target = object_target(key);
+  Request request = object_request("PutObject", "PUT", key);
   if (!content_type.empty()) request.headers.emplace_back("Content-Type", content_type);
   request.payload_hash = crypto::sha256_hex(data);
   request.body = data;
@@ -834,11 +836,7 @@ ObjectInfo S3ObjectStore::get_to_file(const std::string& key, const std::filesys
   const auto dir = destination.has_parent_path() ? destination.parent_path() : std::filesystem::path(".");
   const auto temp =
       dir / ("." + destination.filename().string() + ".part-" + crypto::hex_encode(crypto::random_bytes(6)));
-  Request request;
-  request.operation = "GetObject";
-  request.key = key;
-  request.method = "GET";
-  request.target = object_target(key);
+  Request request = object_request("GetObject", "GET", key);
   request.sink_file = temp;
   try {
     const auto response = execute(request);
@@ -862,11 +860,7 @@ ObjectInfo S3ObjectStore::get_to_file(const std::string& key, const std::filesys
 
 std::string S3ObjectStore::get_to_buffer(const std::string& key, std::size_t max_bytes) {
   validate_key(key);
-  Request request;
-  request.operation = "GetObject";
-  request.key = key;
-  request.method = "GET";
-  request.target = object_target(key);
+  Request request = object_request("GetObject", "GET", key);
   request.max_body = max_bytes;
   auto response = execute(request);
   if (response.body_too_large) {
@@ -879,11 +873,7 @@ std::string S3ObjectStore::get_to_buffer(const std::string& key, std::size_t max
 
 std::optional<ObjectInfo> S3ObjectStore::head(const std::string& key) {
   validate_key(key);
-  Request request;
-  request.operation = "HeadObject";
-  request.key = key;
-  request.method = "HEAD";
-  request.target = object_target(key);
+  Request request = object_request("HeadObject", "HEAD", key);
   const auto response = execute(request);
   if (response.status == 404)
     return std::nullopt;  // HEAD has no body: no Code to tell a missing bucket apart
@@ -893,11 +883,7 @@ std::optional<ObjectInfo> S3ObjectStore::head(const std::string& key) {
 
 void S3ObjectStore::remove(const std::string& key) {
   validate_key(key);
-  Request request;
-  request.operation = "DeleteObject";
-  request.key = key;
-  request.method = "DELETE";
-  request.target = object_target(key);
+  Request request = object_request("DeleteObject", "DELETE", key);
   const auto response = execute(request);
   if (response.status >= 200 && response.status < 300) return;
   // Deletes are idempotent (S3 itself answers 204 for a missing key; some compatible stores answer 404).

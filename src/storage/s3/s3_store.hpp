@@ -91,6 +91,8 @@ class S3ObjectStore final : public ObjectStore {
   class CircuitBreaker;
 
   Target object_target(const std::string& key) const;
+  // A request for one object: operation name (for messages), HTTP method, key and its target.
+  Request object_request(const char* operation, const char* method, const std::string& key) const;
   Target bucket_target() const;
   // Runs `request` with retries and the circuit breaker. Returns the final response for any status that is
   // not retryable (including 4xx: the caller maps them); throws Transient when retries are exhausted.
