@@ -1,6 +1,9 @@
 #include "db/pool.hpp"
 
 #include <libpq-fe.h>
+#include <poll.h>
+
+#include <cerrno>
 
 #include <fmt/format.h>
 
@@ -66,6 +69,31 @@ Result Connection::exec(std::string_view sql, const std::vector<Param>& params) 
 }
 
 void Connection::exec_script(std::string_view sql) { check(PQexec(conn_, std::string(sql).c_str())); }
+
+void Connection::listen(std::string_view channel) { exec(std::string("LISTEN ") + std::string(channel)); }
+
+bool Connection::wait_for_notification(std::chrono::milliseconds timeout) {
+  auto drain = [this] {
+    bool any = false;
+    while (PGnotify* n = PQnotifies(conn_)) {
+      any = true;
+      PQfreemem(n);
+    }
+    return any;
+  };
+  if (drain()) return true;
+  pollfd pfd{PQsocket(conn_), POLLIN, 0};
+  const int ready = ::poll(&pfd, 1, static_cast<int>(timeout.count()));
+  if (ready < 0 && errno != EINTR) {
+    broken_ = true;
+    throw unavailable("poll on the notification connection failed");
+  }
+  if (ready > 0 && PQconsumeInput(conn_) == 0) {
+    broken_ = true;
+    throw unavailable(std::string("notification connection lost: ") + PQerrorMessage(conn_));
+  }
+  return drain();
+}
 
 Result Connection::check(pg_result* res) {
   Result result(res);

@@ -82,6 +82,10 @@ class Connection {
   Result exec(std::string_view sql, const std::vector<Param>& params = {});
   // Runs several ;-separated statements without parameters (migration files only; never user input).
   void exec_script(std::string_view sql);
+  // LISTEN on a channel (a constant of ours, never input). Notifications are then read by wait_for_notification.
+  void listen(std::string_view channel);
+  // Waits up to `timeout` for at least one notification; drains every pending one. True when any arrived.
+  bool wait_for_notification(std::chrono::milliseconds timeout);
   bool ok() const;
 
  private:
