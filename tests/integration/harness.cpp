@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <stdexcept>
 
 #include "core/ids.hpp"
@@ -158,12 +159,13 @@ std::vector<std::string> ImageprocProcess::lines() const {
   return lines_;
 }
 
-ApiServer::ApiServer(const TestDatabase& db, std::map<std::string, std::string> extra_env) {
+ApiServer::ApiServer(const TestDatabase& db, std::map<std::string, std::string> extra_env)
+    : objects_dir_("/tmp/imageproc-it-objects-" + db.name()) {
   std::map<std::string, std::string> env = {
       {"DATABASE_URL", db.url()},
       {"JWT_SECRET", kJwtSecret},
       {"STORAGE_SIGNING_SECRET", "integration-test-storage-secret-0123456789"},
-      {"STORAGE_LOCAL_DIR", "/tmp/imageproc-it-objects-" + db.name()},
+      {"STORAGE_LOCAL_DIR", objects_dir_},
       {"IMAGEPROC_HTTP_ADDR", "127.0.0.1:0"},
       {"LOG_FORMAT", "json"},
       {"AUTH_COOKIE_SECURE", "false"},
@@ -182,7 +184,11 @@ ApiServer::ApiServer(const TestDatabase& db, std::map<std::string, std::string> 
   base_url_ = "http://127.0.0.1:" + std::to_string(port);
 }
 
-ApiServer::~ApiServer() = default;
+ApiServer::~ApiServer() {
+  process_.reset();  // stop the server before removing its files
+  std::error_code ec;
+  std::filesystem::remove_all(objects_dir_, ec);
+}
 
 HttpResponse ApiServer::get(const std::string& path,
                             const std::vector<std::pair<std::string, std::string>>& headers) const {

@@ -89,6 +89,7 @@ class ApiServer {
   ImageprocProcess& process() { return *process_; }
 
  private:
+  std::string objects_dir_;  // the local object store's root, removed afterwards
   std::unique_ptr<ImageprocProcess> process_;
   std::string base_url_;
 };
