@@ -268,9 +268,11 @@ int run_up(Config config, const std::string& self_path) {
          std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  std::cout << fmt::format("\n  ImageProcessor is running at http://{}:{}\n  Press Ctrl-C to stop.\n\n", host,
-                           config.http.port)
-            << std::flush;
+  if (api.running()) {
+    std::cout << fmt::format("\n  ImageProcessor is running at http://{}:{}\n  Press Ctrl-C to stop.\n\n", host,
+                             config.http.port)
+              << std::flush;
+  }
 
   int exit_code = 0;
   while (g_stop_signal.load() == 0) {

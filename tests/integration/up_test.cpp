@@ -90,4 +90,29 @@ TEST(Up, StartsTheStackStopsOnCtrlCAndKeepsItsData) {
   fs::remove_all(data_dir, ec);
 }
 
+TEST(Up, ExitsWithAnErrorAndNoUrlWhenTheApiCannotListen) {
+  char tmpl[] = "/tmp/imageproc-up-test.XXXXXX";
+  const fs::path data_dir = ::mkdtemp(tmpl);
+  // Occupy a port so the API cannot bind it (bound, not listening: nothing answers there either).
+  const int blocker = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(blocker, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ::getsockname(blocker, reinterpret_cast<sockaddr*>(&addr), &len);
+  {
+    UpRun up(data_dir, ntohs(addr.sin_port));
+    ASSERT_TRUE(up.process.process().wait(std::chrono::seconds(120))) << dump(up.process.lines());
+    EXPECT_EQ(up.process.process().exit_code(), 1) << dump(up.process.lines());
+    const auto out = dump(up.process.lines());
+    EXPECT_EQ(out.find("ImageProcessor is running at"), std::string::npos) << out;
+    EXPECT_NE(out.find("cannot listen on"), std::string::npos) << out;
+  }
+  ::close(blocker);
+  EXPECT_FALSE(fs::exists(data_dir / "postgres" / "postmaster.pid"));
+  std::error_code ec;
+  fs::remove_all(data_dir, ec);
+}
+
 }  // namespace

@@ -324,7 +324,8 @@ ParsedUrl parse_url(const std::string& url) {
 }
 
 std::vector<std::string> botocore_presign(const nlohmann::json& cases) {
-  const auto script = std::filesystem::path(__FILE__).parent_path() / "botocore_presign.py";
+  // The source tree is passed by CMake: __FILE__ may be relative (ccache rewrites paths to share its cache).
+  const auto script = std::filesystem::path(IMAGEPROC_SOURCE_DIR) / "tests" / "unit" / "botocore_presign.py";
   if (!std::filesystem::exists(script)) throw std::runtime_error("missing " + script.string());
   const auto input =
       std::filesystem::temp_directory_path() / ("imageproc-botocore-" + std::to_string(::getpid()) + ".json");
