@@ -1,4 +1,5 @@
 #include "auth/accounts.hpp"
+#include "core/text.hpp"
 
 #include "auth/validation.hpp"
 #include "core/crypto.hpp"
@@ -11,12 +12,6 @@ namespace {
 
 AppError invalid_credentials() { return errors::unauthorized("Invalid email or password."); }
 AppError invalid_refresh() { return errors::unauthorized("The session has expired; please sign in again."); }
-
-std::string trim(const std::string& s) {
-  const auto first = s.find_first_not_of(" \t\r\n");
-  if (first == std::string::npos) return {};
-  return s.substr(first, s.find_last_not_of(" \t\r\n") - first + 1);
-}
 
 }  // namespace
 
@@ -40,7 +35,7 @@ AuthSession AccountService::register_user(const std::string& name, const std::st
     throw errors::validation(std::move(problems));
   }
   const std::string normalised = normalize_email(email);
-  auto user = users_.create(ids::new_uuid(), normalised, trim(name), hasher_.hash(password));
+  auto user = users_.create(ids::new_uuid(), normalised, text::trim(name), hasher_.hash(password));
   if (!user) throw errors::conflict("An account with this email already exists.");
   log::info("user registered", {{"userId", user->id}});
   return start_session(*user, ids::new_uuid());

@@ -1,4 +1,5 @@
 #include "core/config.hpp"
+#include "core/text.hpp"
 
 #include <charconv>
 #include <cstdlib>
@@ -21,19 +22,12 @@ namespace {
 
 using Settings = std::map<std::string, std::string>;
 
-std::string trim(std::string s) {
-  const auto first = s.find_first_not_of(" \t\r\n");
-  if (first == std::string::npos) return {};
-  const auto last = s.find_last_not_of(" \t\r\n");
-  return s.substr(first, last - first + 1);
-}
-
 std::vector<std::string> split_list(const std::string& value) {
   std::vector<std::string> out;
   std::stringstream ss(value);
   std::string item;
   while (std::getline(ss, item, ',')) {
-    item = trim(item);
+    item = text::trim(item);
     if (!item.empty()) out.push_back(item);
   }
   return out;
@@ -83,7 +77,7 @@ class Binder {
     auto v = find(name);
     if (!v) return;
     long long parsed = 0;
-    const auto s = trim(*v);
+    const auto s = text::trim(*v);
     auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), parsed);
     if (ec != std::errc{} || ptr != s.data() + s.size() || s.empty() || parsed < min || parsed > max) {
       problems_.push_back(fmt::format("{} must be an integer between {} and {} (got '{}')", name, min, max, *v));
@@ -100,7 +94,7 @@ class Binder {
   void boolean(const char* name, bool& field) {
     auto v = find(name);
     if (!v) return;
-    std::string s = trim(*v);
+    std::string s = text::trim(*v);
     for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (s == "1" || s == "true" || s == "yes" || s == "on") {
       field = true;

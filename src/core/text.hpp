@@ -11,6 +11,9 @@ namespace imageproc::text {
 // UriEncode, so both the local URL signer and the SigV4 signer use it.
 std::string percent_encode(std::string_view text, bool keep_slash);
 
+// `text` without leading and trailing ASCII whitespace (space, tab, CR, LF).
+std::string trim(std::string_view text);
+
 // Appends the UTF-8 encoding of a Unicode scalar value.
 void append_utf8(std::string& out, char32_t code_point);
 

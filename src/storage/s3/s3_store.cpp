@@ -79,13 +79,6 @@ std::string lower(std::string text) {
   return text;
 }
 
-std::string trim(std::string_view text) {
-  const auto begin = text.find_first_not_of(" \t\r\n");
-  if (begin == std::string_view::npos) return {};
-  const auto end = text.find_last_not_of(" \t\r\n");
-  return std::string(text.substr(begin, end - begin + 1));
-}
-
 // ----- XML (S3 responses are small, flat and machine-written: element search plus entity decoding suffices)
 // -----
 
@@ -540,7 +533,7 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
   }
   const auto colon = line.find(':');
   if (colon != std::string_view::npos) {
-    t.response->headers[lower(std::string(line.substr(0, colon)))] = trim(line.substr(colon + 1));
+    t.response->headers[lower(std::string(line.substr(0, colon)))] = text::trim(line.substr(colon + 1));
   }
   return line.size();
 }
