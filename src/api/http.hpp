@@ -2,7 +2,10 @@
 // Plain HTTP request/response values shared by the router, middleware and handlers. No Beast/Asio here: the
 // network layer (server.cpp) converts to and from these, so handlers are ordinary functions that tests can call.
 
+#include <chrono>
+#include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -10,6 +13,8 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "core/temp_file.hpp"
 
 namespace imageproc::api {
 
@@ -41,7 +46,10 @@ struct Request {
   std::string path;         // decoded path without the query
   std::multimap<std::string, std::string> query;  // decoded query parameters
   Headers headers;
-  std::string body;
+  std::string body;         // in memory, for ordinary routes
+  // For routes with RouteOptions::stream_body: the body as received, spooled to a temporary file by the
+  // server (never held in memory; `body` stays empty). Removed when the last reference goes.
+  std::shared_ptr<const TempFile> body_file;
   std::string peer_ip;      // the TCP peer
   std::string client_ip;    // the peer, or X-Forwarded-For's client when the peer is a trusted proxy
   std::string request_id;   // from a valid X-Request-Id or generated
@@ -56,10 +64,30 @@ struct Request {
   nlohmann::json json_body() const;
 };
 
+// A response body produced over time (Server-Sent Events). The server writes the status and headers, then
+// sends what take() returns as it becomes available, chunked, until take() returns nullopt or the client goes.
+// Handler threads never block on it: the producer calls the `wake` function given to start() and the network
+// thread then calls take().
+class ResponseStream {
+ public:
+  virtual ~ResponseStream() = default;
+  // Called once by the network thread before anything else. `wake` may be called from any thread, any number
+  // of times, also after the stream ended.
+  virtual void start(std::function<void()> wake) = 0;
+  // Non-blocking: the bytes to send now ("" when nothing is pending), or nullopt when the stream is over.
+  virtual std::optional<std::string> take() = 0;
+  // Sent after idle_interval() without other output (an SSE comment keeps proxies from closing the stream).
+  virtual std::string idle_chunk() = 0;
+  virtual std::chrono::milliseconds idle_interval() const = 0;
+  // The client went away or the server is shutting down. Called once, by the network thread; must not block.
+  virtual void stop() = 0;
+};
+
 struct Response {
   int status = 200;
   Headers headers;
   std::string body;
+  std::shared_ptr<ResponseStream> stream;  // when set, `body` is ignored and the stream is sent instead
 
   static Response json(int status, const nlohmann::json& body);
   static Response no_content();

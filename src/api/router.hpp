@@ -22,6 +22,7 @@ struct RouteOptions {
   Access access = Access::Public;
   RateClass rate = RateClass::None;
   std::optional<std::size_t> body_limit;  // bytes; the server's JSON default when unset
+  bool stream_body = false;                // spool the body to a temp file (uploads), see Request::body_file
 };
 
 using Handler = std::function<Response(Request&)>;

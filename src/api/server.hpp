@@ -20,8 +20,12 @@ namespace imageproc::api {
 class HttpHandler {
  public:
   virtual ~HttpHandler() = default;
-  // The largest body accepted for this request, decided from the headers before reading the body.
-  virtual std::size_t body_limit(std::string_view method, std::string_view path) const = 0;
+  // How to read this request's body, decided from the headers before reading it.
+  struct BodyPolicy {
+    std::size_t limit = 0;  // the largest body accepted (413 beyond, checked while reading)
+    bool to_file = false;   // spool to a temp file (Request::body_file) instead of memory (Request::body)
+  };
+  virtual BodyPolicy body_policy(std::string_view method, std::string_view path) const = 0;
   // Handles a complete request. Must not throw.
   virtual Response handle(Request& request) = 0;
   // Builds the response for a request the network layer refused (body too large, malformed, too slow).
@@ -39,6 +43,7 @@ struct ServerOptions {
   std::chrono::seconds body_timeout{60};
   std::chrono::seconds idle_timeout{75};
   std::chrono::seconds shutdown_grace{20};
+  std::string temp_dir;  // where streamed request bodies are spooled ("" = the system temp directory)
 };
 
 class HttpServer {

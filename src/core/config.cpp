@@ -107,6 +107,28 @@ class Binder {
   void list(const char* name, std::vector<std::string>& field) {
     if (auto v = find(name)) field = split_list(*v);
   }
+  template <typename Duration>
+  void durations(const char* name, std::vector<Duration>& field, long long min, long long max) {
+    auto v = find(name);
+    if (!v) return;
+    std::vector<Duration> parsed;
+    for (const auto& item : split_list(*v)) {
+      long long n = 0;
+      auto [ptr, ec] = std::from_chars(item.data(), item.data() + item.size(), n);
+      if (ec != std::errc{} || ptr != item.data() + item.size() || n < min || n > max) {
+        problems_.push_back(
+            fmt::format("{} must be a comma-separated list of integers between {} and {} (got '{}')", name, min,
+                        max, *v));
+        return;
+      }
+      parsed.push_back(Duration(n));
+    }
+    if (parsed.empty()) {
+      problems_.push_back(fmt::format("{} must name at least one delay", name));
+      return;
+    }
+    field = std::move(parsed);
+  }
   void one_of(const char* name, std::string& field, std::initializer_list<const char*> allowed) {
     auto v = find(name);
     if (!v) return;
@@ -164,6 +186,9 @@ constexpr const char* kVariables[] = {
     "STORAGE_SIGNING_SECRET", "IMAGEPROC_PUBLIC_URL", "SIGNED_URL_TTL_MINUTES", "S3_ENDPOINT", "S3_REGION",
     "S3_BUCKET", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY", "S3_FORCE_PATH_STYLE", "S3_CONNECT_TIMEOUT_MS",
     "S3_REQUEST_TIMEOUT_MS", "S3_MAX_ATTEMPTS", "WORKER_INSTANCE", "WORKER_HEARTBEAT_SECONDS",
+    "AMQP_URL", "QUEUE_PREFIX", "QUEUE_RETRY_DELAYS_MS", "QUEUE_DELIVERY_LIMIT", "UPLOAD_MAX_BYTES",
+    "IMAGE_MAX_PIXELS", "IMAGE_MAX_FRAMES", "OUTPUT_AVIF", "IMAGEPROC_TEMP_DIR", "WORKER_IMAGE_CONCURRENCY",
+    "WORKER_STAGE_LEASE_SECONDS",
 };
 
 }  // namespace
@@ -233,6 +258,17 @@ std::pair<Config, std::vector<std::string>> Config::load(const EnvLookup& env,
   b.integer("S3_MAX_ATTEMPTS", c.storage.s3_max_attempts, 1, 10);
   b.string("WORKER_INSTANCE", c.worker.instance);
   b.integer("WORKER_HEARTBEAT_SECONDS", c.worker.heartbeat_seconds, 1, 300);
+  b.string("AMQP_URL", c.queue.amqp_url);
+  b.string("QUEUE_PREFIX", c.queue.prefix);
+  b.durations("QUEUE_RETRY_DELAYS_MS", c.queue.retry_delays, 10, 3600000);
+  b.integer("QUEUE_DELIVERY_LIMIT", c.queue.delivery_limit, 2, 100);
+  b.integer("UPLOAD_MAX_BYTES", c.images.upload_max_bytes, 1024, 1024LL * 1024 * 1024);
+  b.integer("IMAGE_MAX_PIXELS", c.images.max_pixels, 1, 1'000'000'000);
+  b.integer("IMAGE_MAX_FRAMES", c.images.max_frames, 1, 100000);
+  b.boolean("OUTPUT_AVIF", c.images.output_avif);
+  b.string("IMAGEPROC_TEMP_DIR", c.images.temp_dir);
+  b.integer("WORKER_IMAGE_CONCURRENCY", c.worker.image_concurrency, 1, 64);
+  b.integer("WORKER_STAGE_LEASE_SECONDS", c.worker.stage_lease_seconds, 30, 86400);
   if (c.storage.local_root.empty()) c.storage.local_root = c.data_dir + "/objects";
   b.one_of("LOG_FORMAT", c.log.format, {"json", "text"});
   b.one_of("LOG_LEVEL", c.log.level, {"trace", "debug", "info", "warn", "error"});
@@ -270,6 +306,13 @@ std::vector<std::string> Config::validate(Role role) const {
     }
   }
   const bool uses_storage = role == Role::Api || role == Role::Worker;
+  if (uses_storage) {
+    if (queue.amqp_url.empty()) {
+      problems.push_back("AMQP_URL is required (e.g. amqp://guest:guest@127.0.0.1:5672/%2f)");
+    } else if (queue.amqp_url.rfind("amqp://", 0) != 0) {
+      problems.push_back("AMQP_URL must be an amqp:// URL (e.g. amqp://guest:guest@127.0.0.1:5672/%2f)");
+    }
+  }
   if (uses_storage && storage.backend == "s3") {
     for (const auto& [name, value] : {std::pair<const char*, const std::string*>{"S3_BUCKET", &storage.s3_bucket},
                                       {"S3_ACCESS_KEY_ID", &storage.s3_access_key_id},
@@ -302,11 +345,12 @@ std::string redact_url(const std::string& url) {
 std::string Config::redacted_summary() const {
   return fmt::format(
       "http={}:{} io_threads={} handler_threads={} database={} pool={} jwt_secret={} jwt_ttl_min={} "
-      "cors_origins={} trusted_proxies={} storage={} s3_endpoint={} s3_bucket={} log={}/{}",
+      "cors_origins={} trusted_proxies={} storage={} s3_endpoint={} s3_bucket={} amqp={} queue_prefix='{}' "
+      "log={}/{}",
       http.host, http.port, http.io_threads, http.handler_threads, redact_url(database.url),
       database.pool_size, auth.jwt_secret.empty() ? "unset" : "set", auth.jwt_ttl_minutes,
       http.cors_origins.size(), http.trusted_proxies.size(), storage.backend, storage.s3_endpoint, storage.s3_bucket,
-      log.format, log.level);
+      redact_url(queue.amqp_url), queue.prefix, log.format, log.level);
 }
 
 }  // namespace imageproc

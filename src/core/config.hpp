@@ -78,9 +78,28 @@ struct StorageConfig {
   int s3_max_attempts = 4;                 // S3_MAX_ATTEMPTS: attempts per operation (retries + 1)
 };
 
+struct QueueConfig {
+  std::string amqp_url;          // AMQP_URL: amqp://user:password@host:5672/vhost
+  std::string prefix;            // QUEUE_PREFIX: prepended to every exchange and queue name (isolation)
+  std::vector<std::chrono::milliseconds> retry_delays{std::chrono::seconds(2), std::chrono::seconds(10),
+                                                      std::chrono::seconds(60)};  // QUEUE_RETRY_DELAYS_MS
+  int delivery_limit = 5;        // QUEUE_DELIVERY_LIMIT: deliveries of one message before it is dead-lettered
+};
+
+struct ImagesConfig {
+  std::uint64_t upload_max_bytes = 50ULL * 1024 * 1024;  // UPLOAD_MAX_BYTES: largest accepted file
+  std::uint64_t max_pixels = 100'000'000;                // IMAGE_MAX_PIXELS: width × height, frames summed
+  int max_frames = 1000;                                 // IMAGE_MAX_FRAMES
+  bool output_avif = false;                              // OUTPUT_AVIF: also write optimized.avif
+  std::string temp_dir;                                  // IMAGEPROC_TEMP_DIR: upload spool and stage scratch
+                                                         // space (default: the system temp directory)
+};
+
 struct WorkerConfig {
   std::string instance;         // WORKER_INSTANCE: name in worker_heartbeats (default host-pid)
   int heartbeat_seconds = 10;   // WORKER_HEARTBEAT_SECONDS (1–300)
+  int image_concurrency = 2;    // WORKER_IMAGE_CONCURRENCY: images processed at once (= total prefetch)
+  int stage_lease_seconds = 600;  // WORKER_STAGE_LEASE_SECONDS: a stage Processing longer is presumed dead
 };
 
 struct LogConfig {
@@ -95,6 +114,8 @@ struct Config {
   AuthConfig auth;
   RateLimitConfig rate_limits;
   StorageConfig storage;
+  QueueConfig queue;
+  ImagesConfig images;
   WorkerConfig worker;
   LogConfig log;
 
