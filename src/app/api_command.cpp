@@ -3,18 +3,21 @@
 #include <thread>
 
 #include "api/handlers/auth.hpp"
+#include "api/handlers/events.hpp"
 #include "api/handlers/files.hpp"
 #include "api/handlers/health.hpp"
+#include "api/handlers/images.hpp"
 #include "api/pipeline.hpp"
 #include "api/server.hpp"
 #include "app/commands.hpp"
+#include "app/wiring.hpp"
 #include "auth/accounts.hpp"
-#include "core/errors.hpp"
 #include "core/logging.hpp"
-#include "db/migrations.hpp"
-#include "db/pool.hpp"
-#include "storage/local/local_store.hpp"
-#include "storage/s3/s3_store.hpp"
+#include "core/shutdown.hpp"
+#include "imaging/vips_runtime.hpp"
+#include "queue/event_subscriber.hpp"
+#include "queue/outbox_relay.hpp"
+#include "worker/job_purger.hpp"
 
 namespace imageproc::app {
 
@@ -35,51 +38,26 @@ auth::JwtSettings jwt_settings(const AuthConfig& c) {
   return s;
 }
 
-// Applies migrations, retrying while the database is still starting (orchestrators start everything at once).
-void migrate_with_retry(db::Pool& pool, std::chrono::seconds patience) {
-  const auto deadline = std::chrono::steady_clock::now() + patience;
-  for (int attempt = 1;; ++attempt) {
-    try {
-      auto conn = pool.acquire();
-      const auto report = db::run_migrations(*conn, db::embedded_migrations());
-      log::info("database schema ready",
-                {{"version", report.current_version}, {"applied", report.applied.size()}});
-      return;
-    } catch (const AppError& e) {
-      if (e.status() != 503 || std::chrono::steady_clock::now() >= deadline) throw;
-      log::warn("database not reachable yet; retrying", {{"attempt", attempt}, {"error", e.internal()}});
-      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(2000, 200 * attempt)));
-    }
-  }
-}
+namespace {
 
-// The configured object store. `local` is set when it is the local-disk backend, whose signed URLs this API
-// serves itself at /files/.
-struct Storage {
-  std::unique_ptr<storage::ObjectStore> store;
-  storage::LocalObjectStore* local = nullptr;
+// Raises a StopFlag when it goes out of scope. Declared after the background threads (std::jthread joins on
+// destruction), it is destroyed first, so the threads are told to stop before they are joined — also when
+// start-up throws halfway.
+struct StopOnExit {
+  StopFlag& flag;
+  ~StopOnExit() { flag.request(); }
 };
 
-Storage make_storage(const StorageConfig& config) {
-  Storage s;
-  if (config.backend == "s3") {
-    s.store = std::make_unique<storage::S3ObjectStore>(config);
-  } else {
-    auto local = std::make_unique<storage::LocalObjectStore>(
-        config.local_root, storage::UrlSigner(config.signing_secret, config.public_base_url));
-    s.local = local.get();
-    s.store = std::move(local);
-  }
-  return s;
-}
+}  // namespace
 
 int run_api(const Config& config) {
-  if (config.database.pool_size < config.http.handler_threads) {
-    log::warn("DB_POOL_SIZE is smaller than HTTP_HANDLER_THREADS; handlers will wait for connections",
+  if (config.database.pool_size < config.http.handler_threads + 2) {
+    log::warn("DB_POOL_SIZE is smaller than HTTP_HANDLER_THREADS + 2; handlers will wait for connections",
               {{"poolSize", config.database.pool_size}, {"handlerThreads", config.http.handler_threads}});
   }
   db::Pool pool(config.database, "imageproc-api");
   if (config.database.migrate_on_start) migrate_with_retry(pool, std::chrono::seconds(30));
+  const imaging::VipsRuntime vips;  // upload header checks
 
   const auth::JwtService jwt(jwt_settings(config.auth));
   const auth::PasswordHasher hasher(
@@ -89,17 +67,43 @@ int run_api(const Config& config) {
   auth::AccountService accounts(users, refresh_tokens, hasher, jwt,
                                 std::chrono::hours(24) * config.auth.refresh_ttl_days);
 
+  const Storage storage = make_storage(config.storage);
+  const queue::Topology topology = make_topology(config.queue);
+  const queue::AmqpUrl broker = queue::parse_amqp_url(config.queue.amqp_url);
+  db::JobRepository jobs(pool, job_routes(topology));
+  const api::UrlIssuer urls(*storage.store, std::chrono::minutes(config.storage.signed_url_ttl_minutes));
+  worker::BackgroundPurger purger(jobs, *storage.store);
+  api::EventHub hub([&urls](const contracts::JobSummaryData& s) { return api::job_summary_json(s, urls); });
+
+  StopFlag background_stop;
+  queue::OutboxRelay relay(pool, config.database, broker, topology);
+  queue::EventSubscriber subscriber(broker, topology);
+  std::jthread relay_thread([&] { relay.run(background_stop); });
+  std::jthread events_thread([&] {
+    subscriber.run(
+        background_stop, [&hub](std::string_view body) { hub.dispatch(body); }, [&hub] { hub.resync_all(); });
+  });
+  const StopOnExit stop_background{background_stop};
+
   api::Metrics metrics;
   api::Router router;
   api::AuthHandlers auth_handlers(accounts, config.auth.cookie_secure);
   auth_handlers.register_routes(router);
-  const Storage storage = make_storage(config.storage);
+  api::ImagesHandlers images(jobs, *storage.store, urls, api::UploadSettings::from(config.images),
+                             [&purger](const db::JobRecord& job) { purger.enqueue(job); });
+  images.register_routes(router);
+  api::EventsHandlers events(hub);
+  events.register_routes(router);
   std::optional<api::FilesHandlers> files;
   if (storage.local) {
     files.emplace(*storage.local, storage.local->signer());
     files->register_routes(router);
   }
   api::HealthHandlers health({{"database", [&pool] { pool.acquire()->exec("SELECT 1"); }},
+                              {"broker",
+                               [&subscriber] {
+                                 if (!subscriber.connected()) throw std::runtime_error("not connected to RabbitMQ");
+                               }},
                               {"storage", [&storage] { storage.store->check_ready(); }}},
                              metrics);
   health.register_routes(router);
@@ -116,6 +120,7 @@ int run_api(const Config& config) {
   options.idle_timeout = config.http.idle_timeout;
   options.shutdown_grace = config.http.shutdown_grace;
   options.max_connections = config.http.max_connections;
+  options.temp_dir = config.images.temp_dir;
   api::HttpServer server(options, pipeline);
   server.listen();
   log::info("api listening", {{"host", config.http.host}, {"port", server.bound_port()}});

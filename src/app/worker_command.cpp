@@ -1,20 +1,26 @@
-// Composition root of `imageproc worker`. Today the worker registers itself in worker_heartbeats (so operators
-// and the admin overview see live workers) and stops cleanly on SIGTERM; queue consumers and the scheduler
-// attach here.
+// Composition root of `imageproc worker`: the image-stage consumers (WORKER_IMAGE_CONCURRENCY of them, each
+// with prefetch 1), an outbox relay, and the heartbeat in worker_heartbeats that operators and the admin
+// overview read. SIGTERM: consumers finish the message in hand (unstarted prefetched ones return to the
+// broker), the heartbeat row is removed. Unpublished outbox rows wait for the next relay (any process).
 
 #include <unistd.h>
 
 #include <fmt/format.h>
 
+#include <thread>
+#include <vector>
+
 #include "app/commands.hpp"
+#include "app/wiring.hpp"
 #include "core/logging.hpp"
 #include "core/shutdown.hpp"
 #include "db/heartbeats.hpp"
-#include "db/pool.hpp"
+#include "imaging/vips_runtime.hpp"
+#include "queue/consumer.hpp"
+#include "queue/outbox_relay.hpp"
+#include "worker/image_stage.hpp"
 
 namespace imageproc::app {
-
-void migrate_with_retry(db::Pool& pool, std::chrono::seconds patience);
 
 namespace {
 std::string default_instance_name() {
@@ -26,19 +32,57 @@ std::string default_instance_name() {
 
 int run_worker(const Config& config) {
   ShutdownSignal shutdown;
-  db::Pool pool(config.database, "imageproc-worker");
+  const int concurrency = config.worker.image_concurrency;
+  DatabaseConfig database = config.database;
+  // Each consumer holds a connection for its claim/complete transactions; the relay and heartbeat need theirs.
+  database.pool_size = std::max(database.pool_size, concurrency + 3);
+  db::Pool pool(database, "imageproc-worker");
   if (config.database.migrate_on_start) migrate_with_retry(pool, std::chrono::seconds(30));
+
+  imaging::VipsConfig vips_config;
+  const imaging::VipsRuntime vips(vips_config);
+  const Storage storage = make_storage(config.storage);
+  const queue::Topology topology = make_topology(config.queue);
+  const queue::AmqpUrl broker = queue::parse_amqp_url(config.queue.amqp_url);
+  db::JobRepository jobs(pool, job_routes(topology));
   db::HeartbeatRepository heartbeats(pool);
+
+  worker::ImageStageSettings stage_settings;
+  stage_settings.imaging.limits.max_pixels = config.images.max_pixels;
+  stage_settings.imaging.limits.max_frames = config.images.max_frames;
+  stage_settings.imaging.avif = config.images.output_avif;
+  stage_settings.temp_dir = config.images.temp_dir;
+  stage_settings.lease_seconds = config.worker.stage_lease_seconds;
+  worker::ImageStage image_stage(jobs, *storage.store, topology, stage_settings);
+
   const std::string instance = config.worker.instance.empty() ? default_instance_name() : config.worker.instance;
-  log::info("worker started", {{"instance", instance}, {"heartbeatSeconds", config.worker.heartbeat_seconds}});
-  do {
-    try {
-      heartbeats.beat(instance, "worker", 0);
-    } catch (const std::exception& e) {
-      // The database may be restarting; the next beat retries. Consumers keep working meanwhile.
-      log::warn("heartbeat failed", {{"instance", instance}, {"error", e.what()}});
-    }
-  } while (!shutdown.wait_for(std::chrono::seconds(config.worker.heartbeat_seconds)));
+  std::atomic<int> in_flight{0};
+  std::vector<std::unique_ptr<queue::QueueConsumer>> consumers;
+  for (int i = 0; i < concurrency; ++i) {
+    consumers.push_back(std::make_unique<queue::QueueConsumer>(
+        broker, topology, topology.image_jobs.name, fmt::format("imageproc-worker-{}-image-{}", instance, i),
+        [&image_stage](const queue::Delivery& d) { return image_stage.handle(d); }, &in_flight));
+  }
+  queue::OutboxRelay relay(pool, database, broker, topology);
+  {
+    std::vector<std::jthread> threads;
+    threads.emplace_back([&] { relay.run(shutdown); });
+    for (auto& consumer : consumers) threads.emplace_back([&shutdown, &consumer] { consumer->run(shutdown); });
+
+    log::info("worker started", {{"instance", instance},
+                                 {"imageConcurrency", concurrency},
+                                 {"queue", topology.image_jobs.name},
+                                 {"heartbeatSeconds", config.worker.heartbeat_seconds}});
+    do {
+      try {
+        heartbeats.beat(instance, "worker", in_flight.load());
+      } catch (const std::exception& e) {
+        // The database may be restarting; the next beat retries. Consumers keep working meanwhile.
+        log::warn("heartbeat failed", {{"instance", instance}, {"error", e.what()}});
+      }
+    } while (!shutdown.wait_for(std::chrono::seconds(config.worker.heartbeat_seconds)));
+    log::info("worker stopping: finishing messages in hand", {{"inFlight", in_flight.load()}});
+  }  // joins the consumers and the relay
   try {
     heartbeats.remove(instance);
   } catch (const std::exception& e) {

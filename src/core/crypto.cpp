@@ -131,6 +131,32 @@ std::string sha256_hex(std::string_view data) {
   return hex_encode(sha256(data));
 }
 
+Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
+  if (ctx_ == nullptr || EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), EVP_sha256(), nullptr) != 1) {
+    EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_));
+    throw std::runtime_error("SHA-256 initialisation failed");
+  }
+}
+
+Sha256::~Sha256() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
+
+void Sha256::update(std::string_view data) {
+  if (EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), data.data(), data.size()) != 1) {
+    throw std::runtime_error("SHA-256 update failed");
+  }
+}
+
+std::string Sha256::hex_digest() {
+  std::string digest(32, '\0');
+  unsigned int length = 0;
+  if (EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(ctx_), reinterpret_cast<unsigned char*>(digest.data()),
+                         &length) != 1 ||
+      length != digest.size()) {
+    throw std::runtime_error("SHA-256 finalisation failed");
+  }
+  return hex_encode(digest);
+}
+
 std::string hmac_sha256(std::string_view key, std::string_view data) {
   if (key.size() > static_cast<std::size_t>(INT_MAX))
     throw std::invalid_argument("crypto: HMAC key too long");

@@ -34,6 +34,20 @@ std::string sha256(std::string_view data);
 // SHA-256 digest as 64 lower-case hex characters.
 std::string sha256_hex(std::string_view data);
 
+// Incremental SHA-256 for data that arrives in pieces (uploads). Not thread-safe; one per stream.
+class Sha256 {
+ public:
+  Sha256();
+  ~Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+  void update(std::string_view data);
+  std::string hex_digest();  // finishes the hash; update() must not be called afterwards
+
+ private:
+  void* ctx_;  // EVP_MD_CTX
+};
+
 // HMAC-SHA256 (RFC 2104) as 32 raw bytes.
 std::string hmac_sha256(std::string_view key, std::string_view data);
 

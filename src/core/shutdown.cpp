@@ -35,18 +35,18 @@ ShutdownSignal::~ShutdownSignal() {
   waiter_.join();
 }
 
-bool ShutdownSignal::requested() const {
+bool StopFlag::requested() const {
   std::lock_guard lock(mutex_);
   return requested_;
 }
 
-bool ShutdownSignal::wait_for(std::chrono::milliseconds timeout) {
+bool StopFlag::wait_for(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
   changed_.wait_for(lock, timeout, [this] { return requested_; });
   return requested_;
 }
 
-void ShutdownSignal::request() {
+void StopFlag::request() {
   std::lock_guard lock(mutex_);
   requested_ = true;
   changed_.notify_all();

@@ -10,23 +10,31 @@
 
 namespace imageproc {
 
-class ShutdownSignal {
+// A stop request that background loops poll or wait on. Thread-safe.
+class StopFlag {
  public:
-  ShutdownSignal();
-  ~ShutdownSignal();
-  ShutdownSignal(const ShutdownSignal&) = delete;
-  ShutdownSignal& operator=(const ShutdownSignal&) = delete;
+  StopFlag() = default;
+  StopFlag(const StopFlag&) = delete;
+  StopFlag& operator=(const StopFlag&) = delete;
 
   bool requested() const;
-  // Waits up to `timeout`; returns true when shutdown was requested.
+  // Waits up to `timeout`; returns true when a stop was requested.
   bool wait_for(std::chrono::milliseconds timeout);
-  // Requests shutdown from inside the program (tests, fatal errors).
   void request();
 
- private:
+ protected:
   mutable std::mutex mutex_;
   std::condition_variable changed_;
   bool requested_ = false;
+};
+
+// A StopFlag raised by SIGINT/SIGTERM (and by request(), for tests and fatal errors).
+class ShutdownSignal : public StopFlag {
+ public:
+  ShutdownSignal();
+  ~ShutdownSignal();
+
+ private:
   bool closing_ = false;
   std::thread waiter_;
 };

@@ -50,7 +50,7 @@ int OutboxRelay::drain() {
   }
 }
 
-void OutboxRelay::run(ShutdownSignal& stop) {
+void OutboxRelay::run(StopFlag& stop) {
   auto backoff = std::chrono::milliseconds(200);
   bool healthy = true;
   while (!stop.requested()) {

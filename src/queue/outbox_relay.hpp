@@ -32,7 +32,7 @@ class OutboxRelay {
   OutboxRelay(db::Pool& pool, DatabaseConfig database, AmqpUrl broker, Topology topology,
               OutboxRelayOptions options = {});
 
-  void run(ShutdownSignal& stop);
+  void run(StopFlag& stop);
   // Publishes everything currently unpublished; returns the number of rows marked. Throws on broker/database
   // failure (run() handles that with backoff). For tests and for run().
   int drain();

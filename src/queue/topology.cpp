@@ -12,6 +12,7 @@ Topology Topology::make(const std::string& prefix, std::vector<std::chrono::mill
   t.dead_letter_exchange = prefix + "imageproc.dlx";
   t.events_exchange = prefix + "imageproc.events";
   t.retry_delays = std::move(retry_delays);
+  t.delivery_limit = delivery_limit;
   t.exchanges = {{t.exchange, "direct"},
                  {t.retry_exchange, "direct"},
                  {t.dead_letter_exchange, "direct"},

@@ -53,6 +53,7 @@ struct Topology {
   WorkQueue image_jobs;
   WorkQueue ai_jobs;
   std::vector<std::chrono::milliseconds> retry_delays;
+  int delivery_limit = 5;       // deliveries of one message before the broker dead-letters it
   std::vector<ExchangeSpec> exchanges;
   std::vector<QueueSpec> queues;
   std::vector<BindingSpec> bindings;

@@ -1,0 +1,32 @@
+#pragma once
+// Builders shared by the composition roots of `api` and `worker`: the same config must give both processes the
+// same store, queue names and schema.
+
+#include <chrono>
+#include <memory>
+
+#include "core/config.hpp"
+#include "db/jobs.hpp"
+#include "db/pool.hpp"
+#include "queue/amqp.hpp"
+#include "queue/topology.hpp"
+#include "storage/local/local_store.hpp"
+#include "storage/object_store.hpp"
+
+namespace imageproc::app {
+
+// Applies migrations, retrying while the database is still starting (orchestrators start everything at once).
+void migrate_with_retry(db::Pool& pool, std::chrono::seconds patience);
+
+// The configured object store. `local` is set when it is the local-disk backend, whose signed URLs the API
+// serves itself at /files/.
+struct Storage {
+  std::unique_ptr<storage::ObjectStore> store;
+  storage::LocalObjectStore* local = nullptr;
+};
+Storage make_storage(const StorageConfig& config);
+
+queue::Topology make_topology(const QueueConfig& config);
+db::JobRoutes job_routes(const queue::Topology& topology);
+
+}  // namespace imageproc::app

@@ -1,0 +1,157 @@
+#pragma once
+// jobs table (DESIGN §5) and the state machine of its two stages. Every state change is one transaction that
+// also writes, through the outbox, the messages it implies: the next stage's work message and a `job.{userId}`
+// event carrying the new JobSummary (DESIGN §6: publishing only through the outbox). So a job can never be
+// Pending with nothing queued, and every SSE client sees every change.
+//
+// Stage transitions (image stage; the AI stage mirrors it in its own columns):
+//   Pending ──claim──► Processing ──complete──► Completed (AI message queued)
+//                          │ ├──fail──► Error (AI Skipped)
+//                          │ └──schedule_retry──► Pending (message on a TTL'd retry queue)
+//   Error ──user retry──► Pending
+// Claims are conditional UPDATEs, so a duplicate delivery of a finished stage changes nothing. Reads for users
+// always filter by user_id and deleted_at: another user's job is indistinguishable from a missing one.
+// Thread-safe (each call leases its own connection).
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "contracts/jobs.hpp"
+#include "db/pool.hpp"
+
+namespace imageproc::db {
+
+struct JobRecord {
+  std::string id;
+  std::string user_id;
+  std::string status;
+  std::string ai_status;
+  std::string original_key;
+  std::string original_filename;
+  std::string mime_type;
+  std::int64_t file_size = 0;
+  std::string sha256;
+  std::optional<int> width;
+  std::optional<int> height;
+  std::string created_at;  // RFC 3339, like every timestamp here
+  std::optional<std::string> started_at;
+  std::optional<std::string> completed_at;
+  std::optional<std::string> error_message;
+  int retry_count = 0;
+  nlohmann::json outputs;   // [{name, format, width, height, bytes, key}] or null
+  nlohmann::json metadata;  // DESIGN §4 metadata or null
+  std::optional<std::string> ai_started_at;
+  std::optional<std::string> ai_completed_at;
+  std::optional<std::string> ai_error_message;
+  int ai_retry_count = 0;
+  nlohmann::json ai_analysis;  // or null
+  std::optional<std::string> deleted_at;
+
+  contracts::JobSummaryData summary() const;
+};
+
+struct NewJob {
+  std::string id;
+  std::string user_id;
+  std::string original_key;
+  std::string original_filename;  // sanitised for display
+  std::string mime_type;
+  std::int64_t file_size = 0;
+  std::string sha256;
+  int width = 0;  // oriented, from the header
+  int height = 0;
+};
+
+// Where stage messages and events go (names from queue::Topology; plain strings keep db free of queue code).
+struct JobRoutes {
+  std::string exchange;          // main direct exchange
+  std::string image_routing_key;
+  std::string ai_routing_key;
+  std::string events_exchange;   // topic exchange for job.{userId}
+};
+
+struct JobListQuery {
+  int page = 1;       // ≥ 1
+  int page_size = 20;  // 1–100
+  std::optional<std::string> overall_status;  // one of contracts::overall_statuses()
+  std::optional<std::string> search;          // full-text over tags, OCR text and summary
+};
+
+struct JobListPage {
+  std::vector<contracts::JobSummaryData> items;
+  std::int64_t total = 0;
+};
+
+struct JobStats {
+  std::int64_t jobs_today = 0;  // created since 00:00 UTC
+  std::int64_t in_progress = 0;
+  std::optional<double> success_rate;  // image stage Completed / (Completed + Error); none finished → nullopt
+  std::optional<std::int64_t> avg_processing_ms;  // image stage, Completed jobs
+  std::int64_t total = 0;
+};
+
+enum class ClaimOutcome {
+  Claimed,     // the caller owns the stage now
+  AlreadyDone, // Completed or Error: a duplicate delivery; ack and skip
+  InProgress,  // another consumer holds it (not stale, not a redelivery); ack and skip
+  Gone,        // no such job, or deleted: ack and drop
+};
+
+struct Claim {
+  ClaimOutcome outcome = ClaimOutcome::Gone;
+  std::optional<JobRecord> job;  // set when Claimed
+};
+
+enum class RetryRequest { Requeued, NotFailed, NotFound };
+
+class JobRepository {
+ public:
+  JobRepository(Pool& pool, JobRoutes routes) : pool_(pool), routes_(std::move(routes)) {}
+
+  // Inserts the job (Pending/Pending) and queues its image-stage message and event, in one transaction.
+  JobRecord create(const NewJob& job, const std::string& trace_id);
+
+  std::optional<JobRecord> find_for_user(const std::string& id, const std::string& user_id);
+  std::optional<JobRecord> find(const std::string& id);  // any owner, deleted too (worker, scheduler)
+  JobListPage list(const std::string& user_id, const JobListQuery& query);
+  JobStats stats(const std::string& user_id);
+
+  // Hides the job from reads at once (deleted_at) and announces it; objects and the row go later (purge()).
+  // Returns the record as it was, or nullopt when it is not the user's or already deleted.
+  std::optional<JobRecord> mark_deleted(const std::string& id, const std::string& user_id);
+  // Removes the row of a job marked deleted. Returns false when there is no such row.
+  bool purge(const std::string& id);
+
+  // Re-queues the failed stage: the image stage when it is in Error, else the AI stage when that is in Error.
+  RetryRequest retry_failed_stage(const std::string& id, const std::string& user_id, const std::string& trace_id);
+
+  // --- image stage (worker) ---
+  // Takes the image stage: Pending, or Processing when this is a redelivery or the holder's lease has expired
+  // (its worker died).
+  Claim claim_image_stage(const std::string& id, bool redelivered, int lease_seconds);
+  // Records the results and queues the AI stage. nullopt when the job is no longer this stage's (deleted).
+  std::optional<JobRecord> complete_image_stage(const std::string& id, int width, int height,
+                                                const nlohmann::json& outputs, const nlohmann::json& metadata,
+                                                const std::string& trace_id);
+  // Error with a public message; the AI stage becomes Skipped.
+  std::optional<JobRecord> fail_image_stage(const std::string& id, const std::string& public_message);
+  // Back to Pending with the message for the next attempt published to `retry_exchange`/`retry_routing_key`
+  // (a TTL'd queue that returns it to the work queue). `reason` is kept in error_message meanwhile.
+  std::optional<JobRecord> schedule_image_retry(const std::string& id, const contracts::StageMessage& next,
+                                                const std::string& retry_exchange,
+                                                const std::string& retry_routing_key, const std::string& reason);
+
+ private:
+  void enqueue_event(Connection& conn, const JobRecord& job, bool deleted = false);
+  void enqueue_stage(Connection& conn, const std::string& routing_key, const JobRecord& job,
+                     const std::string& trace_id);
+
+  Pool& pool_;
+  JobRoutes routes_;
+};
+
+}  // namespace imageproc::db
