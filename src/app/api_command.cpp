@@ -116,6 +116,7 @@ int run_api(const Config& config) {
   options.idle_timeout = config.http.idle_timeout;
   options.shutdown_grace = config.http.shutdown_grace;
   options.max_connections = config.http.max_connections;
+  options.temp_dir = config.images.temp_dir;
   api::HttpServer server(options, pipeline);
   server.listen();
   log::info("api listening", {{"host", config.http.host}, {"port", server.bound_port()}});
