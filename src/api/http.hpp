@@ -48,7 +48,8 @@ struct Request {
   Headers headers;
   std::string body;         // in memory, for ordinary routes
   // For routes with RouteOptions::stream_body: the body as received, spooled to a temporary file by the
-  // server (never held in memory; `body` stays empty). Removed when the last reference goes.
+  // server (never held in memory; `body` stays empty). Always set for such routes (an empty file when there
+  // is no body), null otherwise. The file is removed when the last reference goes.
   std::shared_ptr<const TempFile> body_file;
   std::string peer_ip;      // the TCP peer
   std::string client_ip;    // the peer, or X-Forwarded-For's client when the peer is a trusted proxy
@@ -65,7 +66,8 @@ struct Request {
 };
 
 // A response body produced over time (Server-Sent Events). The server writes the status and headers, then
-// sends what take() returns as it becomes available, chunked, until take() returns nullopt or the client goes.
+// sends what take() returns as it becomes available, chunked, until take() returns nullopt, the client goes
+// or the server drains; then the connection closes. The request no longer counts as in flight once streaming.
 // Handler threads never block on it: the producer calls the `wake` function given to start() and the network
 // thread then calls take().
 class ResponseStream {
@@ -79,7 +81,9 @@ class ResponseStream {
   // Sent after idle_interval() without other output (an SSE comment keeps proxies from closing the stream).
   virtual std::string idle_chunk() = 0;
   virtual std::chrono::milliseconds idle_interval() const = 0;
-  // The client went away or the server is shutting down. Called once, by the network thread; must not block.
+  // The stream is over: it ended, the client went away or the server is shutting down. Called exactly once
+  // for every stream the server goes on to send, by the network thread (or the thread destroying the server),
+  // also when start() was never called (HEAD, the client left before the headers went out). Must not block.
   virtual void stop() = 0;
 };
 

@@ -58,10 +58,13 @@ Pipeline::Pipeline(Router router, const HttpConfig& http, const RateLimitConfig&
       upload_limiter_(limits.upload_per_minute),
       read_limiter_(limits.read_per_minute) {}
 
-std::size_t Pipeline::body_limit(std::string_view method, std::string_view path) const {
+HttpHandler::BodyPolicy Pipeline::body_policy(std::string_view method, std::string_view path) const {
+  BodyPolicy policy{http_.max_json_body_bytes, false};
   const auto match = router_.match(method, path);
-  if (match.route && match.route->options.body_limit) return *match.route->options.body_limit;
-  return http_.max_json_body_bytes;
+  if (!match.route) return policy;
+  if (match.route->options.body_limit) policy.limit = *match.route->options.body_limit;
+  policy.to_file = match.route->options.stream_body;
+  return policy;
 }
 
 std::optional<std::string> Pipeline::allowed_origin(const Request& request) const {
@@ -182,12 +185,18 @@ void Pipeline::finish(Request& request, Response& response, std::chrono::steady_
     h.set("Access-Control-Expose-Headers", "Location, Retry-After, X-Request-Id");
     h.add("Vary", "Origin");
   }
+  // For a stream this is logged when it starts: the duration is the time to the first byte, and the
+  // length is unknown (a stream may stay open for hours; waiting for its end would hide the request).
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   metrics_.observe_request(request.route, request.method, response.status, seconds);
   nlohmann::json fields = {{"requestId", request.request_id}, {"method", request.method},
                            {"path", request.path},            {"status", response.status},
-                           {"durationMs", seconds * 1000.0},  {"clientIp", request.client_ip},
-                           {"bytes", response.body.size()}};
+                           {"durationMs", seconds * 1000.0},  {"clientIp", request.client_ip}};
+  if (response.stream) {
+    fields["stream"] = true;
+  } else {
+    fields["bytes"] = response.body.size();
+  }
   if (request.principal) fields["userId"] = request.principal->user_id;
   log::info("request", fields);
 }

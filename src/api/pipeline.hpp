@@ -33,7 +33,8 @@ class Pipeline : public HttpHandler {
   Pipeline(Router router, const HttpConfig& http, const RateLimitConfig& limits, const auth::JwtService& jwt,
            Metrics& metrics);
 
-  std::size_t body_limit(std::string_view method, std::string_view path) const override;
+  // From the matched route: its body_limit (else HttpConfig::max_json_body_bytes) and stream_body.
+  BodyPolicy body_policy(std::string_view method, std::string_view path) const override;
   Response handle(Request& request) override;
   Response reject(Request& request, const AppError& error) override;
 

@@ -2,8 +2,10 @@
 // The HTTP/1.1 server: Boost.Beast over Asio with C++20 coroutines. This header and server.cpp are the only
 // places that know about Beast. The network threads only parse and write; every request is handed to a bounded
 // pool of handler threads (database work and password hashing block), so a slow query never stalls the
-// network loop. Timeouts: headers, body and keep-alive idle time. SIGINT/SIGTERM drain gracefully: stop
-// accepting, let in-flight requests finish (up to the grace period), then return from run().
+// network loop. Bodies of routes that ask for it are spooled to a temp file in 64 KiB pieces (memory per upload
+// is constant); streamed responses (Response::stream) are sent chunked and close the connection afterwards.
+// Timeouts: headers, body and keep-alive idle time. SIGINT/SIGTERM drain gracefully: stop accepting, let
+// in-flight requests finish (up to the grace period), tell open streams to end, then return from run().
 
 #include <atomic>
 #include <chrono>

@@ -163,6 +163,7 @@ ApiServer::ApiServer(const TestDatabase& db, std::map<std::string, std::string> 
     : objects_dir_("/tmp/imageproc-it-objects-" + db.name()) {
   std::map<std::string, std::string> env = {
       {"DATABASE_URL", db.url()},
+      {"AMQP_URL", required_env("IMAGEPROC_TEST_AMQP_URL")},  // the api refuses to start without a broker
       {"JWT_SECRET", kJwtSecret},
       {"STORAGE_SIGNING_SECRET", "integration-test-storage-secret-0123456789"},
       {"STORAGE_LOCAL_DIR", objects_dir_},

@@ -43,8 +43,8 @@ fs::path make_temp_dir(const std::string& stem) {
 class ForwardingHandler : public imageproc::api::HttpHandler {
  public:
   imageproc::api::HttpHandler* target = nullptr;
-  std::size_t body_limit(std::string_view method, std::string_view path) const override {
-    return target->body_limit(method, path);
+  BodyPolicy body_policy(std::string_view method, std::string_view path) const override {
+    return target->body_policy(method, path);
   }
   imageproc::api::Response handle(imageproc::api::Request& r) override { return target->handle(r); }
   imageproc::api::Response reject(imageproc::api::Request& r, const imageproc::AppError& e) override {

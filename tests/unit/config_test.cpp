@@ -74,6 +74,8 @@ TEST(Config, ApiRequiresDatabaseAndAStrongJwtSecret) {
   c.auth.jwt_secret = std::string(32, 'k');
   EXPECT_TRUE(mentions(c.validate(Config::Role::Api), "STORAGE_SIGNING_SECRET"));
   c.storage.signing_secret = std::string(32, 's');
+  EXPECT_TRUE(mentions(c.validate(Config::Role::Api), "AMQP_URL is required"));
+  c.queue.amqp_url = "amqp://guest:guest@127.0.0.1:5672/%2f";
   EXPECT_TRUE(c.validate(Config::Role::Api).empty());
   // migrate needs no JWT secret; up generates its own database and secret.
   c.auth.jwt_secret.clear();
