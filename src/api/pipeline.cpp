@@ -163,6 +163,14 @@ Response Pipeline::reject(Request& request, const AppError& error) {
   if (request.request_id.empty()) request.request_id = ids::new_request_id();
   if (request.client_ip.empty()) request.client_ip = request.peer_ip;
   Response response = problem_response(error, request.request_id);
+  if (error.status() == 413) {
+    // Say which limit, in the route's own words ("The file exceeds the 50 MiB limit.").
+    const auto match = router_.match(request.method, request.path);
+    if (match.route && !match.route->options.too_large_message.empty()) {
+      response = problem_response(errors::payload_too_large(match.route->options.too_large_message),
+                                  request.request_id);
+    }
+  }
   response.headers.set("Connection", "close");
   finish(request, response, started);
   return response;

@@ -23,6 +23,7 @@ struct RouteOptions {
   RateClass rate = RateClass::None;
   std::optional<std::size_t> body_limit;  // bytes; the server's JSON default when unset
   bool stream_body = false;                // spool the body to a temp file (uploads), see Request::body_file
+  std::string too_large_message;           // 413 detail when the body exceeds body_limit ("" = generic)
 };
 
 using Handler = std::function<Response(Request&)>;

@@ -159,20 +159,41 @@ std::vector<std::string> ImageprocProcess::lines() const {
   return lines_;
 }
 
-ApiServer::ApiServer(const TestDatabase& db, std::map<std::string, std::string> extra_env)
-    : objects_dir_("/tmp/imageproc-it-objects-" + db.name()) {
-  std::map<std::string, std::string> env = {
+std::string objects_dir_for(const TestDatabase& db) { return "/tmp/imageproc-it-objects-" + db.name(); }
+
+std::map<std::string, std::string> stack_env(const TestDatabase& db) {
+  return {
       {"DATABASE_URL", db.url()},
-      {"AMQP_URL", required_env("IMAGEPROC_TEST_AMQP_URL")},  // the api refuses to start without a broker
-      {"JWT_SECRET", kJwtSecret},
+      {"AMQP_URL", required_env("IMAGEPROC_TEST_AMQP_URL")},
+      {"QUEUE_PREFIX", db.name() + "."},  // tests share one broker: each gets its own exchanges and queues
+      {"QUEUE_RETRY_DELAYS_MS", "200,400"},
+      {"JWT_SECRET", ApiServer::kJwtSecret},
       {"STORAGE_SIGNING_SECRET", "integration-test-storage-secret-0123456789"},
-      {"STORAGE_LOCAL_DIR", objects_dir_},
-      {"IMAGEPROC_HTTP_ADDR", "127.0.0.1:0"},
+      {"STORAGE_LOCAL_DIR", objects_dir_for(db)},
       {"LOG_FORMAT", "json"},
-      {"AUTH_COOKIE_SECURE", "false"},
-      {"HTTP_HANDLER_THREADS", "4"},
-      {"DB_POOL_SIZE", "8"},
   };
+}
+
+WorkerProcess::WorkerProcess(const TestDatabase& db, std::map<std::string, std::string> extra_env) {
+  auto env = stack_env(db);
+  env["WORKER_INSTANCE"] = "it-worker-" + ids::new_request_id();
+  env["WORKER_HEARTBEAT_SECONDS"] = "1";
+  for (auto& [k, v] : extra_env) env[k] = v;
+  process_ = std::make_unique<ImageprocProcess>(std::vector<std::string>{"worker"}, env);
+  if (!process_->wait_for_line("\"worker started\"", std::chrono::seconds(60))) {
+    std::string out;
+    for (const auto& l : process_->lines()) out += l + "\n";
+    throw std::runtime_error("imageproc worker did not start:\n" + out);
+  }
+}
+
+ApiServer::ApiServer(const TestDatabase& db, std::map<std::string, std::string> extra_env)
+    : objects_dir_(objects_dir_for(db)) {
+  auto env = stack_env(db);
+  env.insert({{"IMAGEPROC_HTTP_ADDR", "127.0.0.1:0"},
+              {"AUTH_COOKIE_SECURE", "false"},
+              {"HTTP_HANDLER_THREADS", "4"},
+              {"DB_POOL_SIZE", "8"}});
   for (auto& [k, v] : extra_env) env[k] = v;
   process_ = std::make_unique<ImageprocProcess>(std::vector<std::string>{"api"}, env);
   auto line = process_->wait_for_line("\"api listening\"", std::chrono::seconds(60));

@@ -74,6 +74,21 @@ class ImageprocProcess {
   std::unique_ptr<app::ChildProcess> child_;
 };
 
+// The environment the api and worker of one test share: its database, its own queue prefix on the shared
+// broker, short retry delays, one local object directory.
+std::map<std::string, std::string> stack_env(const TestDatabase& db);
+std::string objects_dir_for(const TestDatabase& db);
+
+// A running `imageproc worker` for `db` (stack_env plus `extra_env`); SIGTERM on destruction.
+class WorkerProcess {
+ public:
+  explicit WorkerProcess(const TestDatabase& db, std::map<std::string, std::string> extra_env = {});
+  ImageprocProcess& process() { return *process_; }
+
+ private:
+  std::unique_ptr<ImageprocProcess> process_;
+};
+
 // A running `imageproc api` on a free port, against `db`.
 class ApiServer {
  public:

@@ -75,10 +75,10 @@ namespace {
 
 TEST(Worker, RegistersAHeartbeatAndRemovesItOnSigterm) {
   TestDatabase db;
-  ImageprocProcess worker({"worker"}, {{"DATABASE_URL", db.url()},
-                                       {"WORKER_INSTANCE", "it-worker-1"},
-                                       {"WORKER_HEARTBEAT_SECONDS", "1"},
-                                       {"LOG_FORMAT", "json"}});
+  auto env = stack_env(db);
+  env["WORKER_INSTANCE"] = "it-worker-1";
+  env["WORKER_HEARTBEAT_SECONDS"] = "1";
+  ImageprocProcess worker({"worker"}, env);
   ASSERT_TRUE(worker.wait_for_line("worker started", std::chrono::seconds(60)));
   std::string seen;
   for (int i = 0; i < 100 && seen != "1"; ++i) {

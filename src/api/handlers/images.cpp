@@ -185,8 +185,11 @@ ImagesHandlers::ImagesHandlers(db::JobRepository& jobs, storage::ObjectStore& st
 void ImagesHandlers::register_routes(Router& router) {
   const RouteOptions read{.access = Access::User, .rate = RateClass::Read};
   router.add("POST", "/api/images/upload", [this](Request& r) { return upload(r); },
-             {.access = Access::User, .rate = RateClass::Upload, .body_limit = upload_.body_limit(),
-              .stream_body = true});
+             {.access = Access::User,
+              .rate = RateClass::Upload,
+              .body_limit = upload_.body_limit(),
+              .stream_body = true,
+              .too_large_message = "The file exceeds the " + describe_byte_size(upload_.max_file_bytes) + " limit."});
   router.add("GET", "/api/images", [this](Request& r) { return list(r); }, read);
   router.add("GET", "/api/images/stats", [this](Request& r) { return stats(r); }, read);
   router.add("GET", "/api/images/{id}", [this](Request& r) { return detail(r); }, read);

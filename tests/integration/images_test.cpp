@@ -1,0 +1,594 @@
+// The pipeline end to end (issue: upload → outbox → RabbitMQ → worker image stage → job API): the real api and
+// worker binaries against PostgreSQL, RabbitMQ and the local object store. Images are made here with libvips
+// and exiftool; outputs are read back from the signed URLs the API hands out.
+
+#include <curl/curl.h>
+#include <gtest/gtest.h>
+
+#include <array>
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <thread>
+#include <vips/vips8>
+
+#include "contracts/jobs.hpp"
+#include "core/temp_file.hpp"
+#include "harness.hpp"
+#include "imaging/vips_runtime.hpp"
+#include "queue/amqp.hpp"
+#include "queue/topology.hpp"
+
+namespace imageproc::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using vips::VImage;
+
+std::string run_command(const std::string& command) {
+  std::string output;
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
+  if (!pipe) return output;
+  std::array<char, 4096> buffer{};
+  std::size_t n;
+  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe.get())) > 0) output.append(buffer.data(), n);
+  const int status = pclose(pipe.release());
+  EXPECT_EQ(status, 0) << command;
+  return output;
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+VImage picture(int width, int height) {
+  VImage xy = VImage::xyz(width, height);
+  return (xy[0] * (255.0 / width))
+      .bandjoin(xy[1] * (255.0 / height))
+      .bandjoin(VImage::black(width, height) + 90)
+      .cast(VIPS_FORMAT_UCHAR)
+      .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB));
+}
+
+std::string buffer_of(void* data, std::size_t size) {
+  std::string out(static_cast<const char*>(data), size);
+  g_free(data);
+  return out;
+}
+
+std::string jpeg(const VImage& image, bool progressive = false) {
+  void* data = nullptr;
+  std::size_t size = 0;
+  image.write_to_buffer(".jpg", &data, &size, VImage::option()->set("Q", 85)->set("interlace", progressive));
+  return buffer_of(data, size);
+}
+
+std::string png(const VImage& image, bool palette = false, int bitdepth = 8) {
+  void* data = nullptr;
+  std::size_t size = 0;
+  auto options = VImage::option()->set("palette", palette);
+  if (bitdepth == 16) options->set("bitdepth", 16);
+  image.write_to_buffer(".png", &data, &size, options);
+  return buffer_of(data, size);
+}
+
+std::string webp(const VImage& image, bool lossless = false) {
+  void* data = nullptr;
+  std::size_t size = 0;
+  image.write_to_buffer(".webp", &data, &size, VImage::option()->set("lossless", lossless));
+  return buffer_of(data, size);
+}
+
+std::string animated_gif() {
+  const auto frame = [](double r, double g, double b) {
+    return (VImage::black(200, 150, VImage::option()->set("bands", 3)) + std::vector<double>{r, g, b})
+        .cast(VIPS_FORMAT_UCHAR);
+  };
+  VImage frames = frame(255, 0, 0).join(frame(0, 255, 0), VIPS_DIRECTION_VERTICAL);
+  frames = frames.copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB));
+  frames.set("page-height", 150);
+  frames.set("delay", std::vector<int>{100, 100});
+  void* data = nullptr;
+  std::size_t size = 0;
+  frames.write_to_buffer(".gif", &data, &size);
+  return buffer_of(data, size);
+}
+
+// A JPEG carrying EXIF orientation `orientation` plus camera tags and GPS, written with exiftool.
+std::string jpeg_with_exif(int width, int height, int orientation, const fs::path& scratch) {
+  const fs::path file = scratch / ("exif-" + std::to_string(orientation) + ".jpg");
+  std::ofstream(file, std::ios::binary) << jpeg(picture(width, height));
+  run_command("exiftool -q -q -overwrite_original -n -Orientation=" + std::to_string(orientation) +
+              " -Make=TestCam -Model=Model-X -GPSLatitude=48.8584 -GPSLatitudeRef=N -GPSLongitude=2.2945"
+              " -GPSLongitudeRef=E '" + file.string() + "'");
+  return read_file(file);
+}
+
+std::uint32_t crc32(const std::string& data) {
+  std::uint32_t crc = 0xFFFFFFFFu;
+  for (unsigned char byte : data) {
+    crc ^= byte;
+    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+  }
+  return ~crc;
+}
+
+std::string be32(std::uint32_t v) {
+  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};
+}
+
+std::string png_chunk(const std::string& type, const std::string& data) {
+  return be32(static_cast<std::uint32_t>(data.size())) + type + data + be32(crc32(type + data));
+}
+
+// A 200-byte PNG whose header declares 30000 × 30000 pixels.
+std::string png_bomb() {
+  const std::string ihdr = be32(30000) + be32(30000) + std::string{8, 2, 0, 0, 0};
+  return std::string("\x89PNG\r\n\x1a\n", 8) + png_chunk("IHDR", ihdr) +
+         png_chunk("IDAT", std::string("\x78\x9c\x03\x00\x00\x00\x00\x01", 8)) + png_chunk("IEND", "");
+}
+
+std::string multipart(const std::string& boundary, const std::string& filename, const std::string& content_type,
+                      const std::string& bytes) {
+  return "--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + filename +
+         "\"\r\nContent-Type: " + content_type + "\r\n\r\n" + bytes + "\r\n--" + boundary + "--\r\n";
+}
+
+class ImagesTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { vips_ = new imaging::VipsRuntime(); }
+  static void TearDownTestSuite() {
+    delete vips_;
+    vips_ = nullptr;
+  }
+
+  void start(std::map<std::string, std::string> api_env = {}, bool with_worker = true) {
+    api_env.emplace("RATE_LIMIT_UPLOAD_PER_MINUTE", "1000");
+    api_ = std::make_unique<ApiServer>(db_, api_env);
+    if (with_worker) worker_ = std::make_unique<WorkerProcess>(db_);
+  }
+
+  std::string register_user(const std::string& email) {
+    auto r = api_->post_json("/api/auth/register",
+                             {{"name", "Test"}, {"email", email}, {"password", "correct horse battery"}});
+    EXPECT_EQ(r.status, 201) << r.body;
+    return r.json().at("token").get<std::string>();
+  }
+
+  static std::vector<std::pair<std::string, std::string>> bearer(const std::string& token) {
+    return {{"Authorization", "Bearer " + token}};
+  }
+
+  HttpResponse upload(const std::string& token, const std::string& filename, const std::string& bytes,
+                      const std::string& content_type = "image/jpeg") {
+    const std::string boundary = "----imageproc-test-boundary";
+    auto headers = bearer(token);
+    headers.emplace_back("Content-Type", "multipart/form-data; boundary=" + boundary);
+    return api_->request({"POST", "/api/images/upload", multipart(boundary, filename, content_type, bytes), headers});
+  }
+
+  std::string upload_ok(const std::string& token, const std::string& filename, const std::string& bytes) {
+    auto r = upload(token, filename, bytes);
+    EXPECT_EQ(r.status, 202) << filename << ": " << r.body;
+    if (r.status != 202) return "";
+    EXPECT_EQ(r.header("location").value_or(""), "/api/images/" + r.json().at("id").get<std::string>());
+    return r.json().at("id").get<std::string>();
+  }
+
+  nlohmann::json detail(const std::string& token, const std::string& id) {
+    auto r = api_->get("/api/images/" + id, bearer(token));
+    EXPECT_EQ(r.status, 200) << r.body;
+    return r.status == 200 ? r.json() : nlohmann::json::object();
+  }
+
+  // Polls the detail until the image stage leaves Pending/Processing (bounded); returns the last detail.
+  nlohmann::json wait_for_image_stage(const std::string& token, const std::string& id,
+                                      std::chrono::seconds timeout = 90s) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    nlohmann::json d;
+    while (std::chrono::steady_clock::now() < deadline) {
+      d = detail(token, id);
+      const auto status = d.value("status", "");
+      if (status == "Completed" || status == "Error") return d;
+      std::this_thread::sleep_for(100ms);
+    }
+    ADD_FAILURE() << "image stage of " << id << " did not finish: " << d.dump();
+    return d;
+  }
+
+  // Fetches a signed URL (local store: served by the API at /files/...).
+  HttpResponse fetch(const std::string& url) { return api_->get(url); }
+
+  std::vector<fs::path> processed_files(const std::string& user_id, const std::string& job_id) {
+    std::vector<fs::path> files;
+    const fs::path dir = fs::path(objects_dir_for(db_)) / contracts::processed_prefix(user_id, job_id);
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+      // The local store keeps each object's content type in a hidden sidecar next to it.
+      if (e.is_regular_file() && e.path().filename().string().rfind(".imageproc-meta-", 0) != 0) {
+        files.push_back(e.path());
+      }
+    }
+    return files;
+  }
+
+  std::string user_id_of(const std::string& token) {
+    return api_->get("/api/auth/me", bearer(token)).json().at("userId").get<std::string>();
+  }
+
+  static imaging::VipsRuntime* vips_;
+  TestDatabase db_;
+  std::unique_ptr<ApiServer> api_;
+  std::unique_ptr<WorkerProcess> worker_;
+  TempDir scratch_ = TempDir::create(fs::temp_directory_path(), "images-test-");
+};
+
+imaging::VipsRuntime* ImagesTest::vips_ = nullptr;
+
+TEST_F(ImagesTest, PhonePhotoCompletesWithOrientedCleanOutputsBehindSignedUrls) {
+  start();
+  const auto token = register_user("phone@example.com");
+  const auto id = upload_ok(token, "IMG_0001.JPG", jpeg_with_exif(1200, 800, 6, scratch_.path()));
+  ASSERT_FALSE(id.empty());
+  const auto d = wait_for_image_stage(token, id);
+  ASSERT_EQ(d["status"], "Completed") << d.dump();
+  EXPECT_EQ(d["originalFilename"], "IMG_0001.JPG");
+  EXPECT_EQ(d["mimeType"], "image/jpeg");
+  EXPECT_EQ(d["metadata"]["orientation"], 6);
+  EXPECT_EQ(d["metadata"]["width"], 800);   // oriented: the camera's 1200 × 800 stands upright
+  EXPECT_EQ(d["metadata"]["height"], 1200);
+  EXPECT_EQ(d["metadata"]["exif"]["Make"], "TestCam");
+  EXPECT_NEAR(d["metadata"]["gps"]["lat"].get<double>(), 48.8584, 1e-3);
+  EXPECT_NEAR(d["metadata"]["gps"]["lon"].get<double>(), 2.2945, 1e-3);
+  EXPECT_EQ(d["overallStatus"], contracts::overall_status("Completed", d["aiStatus"].get<std::string>()));
+
+  const std::map<std::string, std::pair<int, int>> expected = {
+      {"thumb-128", {85, 128}}, {"thumb-512", {341, 512}}, {"thumb-1024", {683, 1024}}, {"optimized", {800, 1200}}};
+  ASSERT_EQ(d["thumbnails"].size(), 3u) << d.dump();
+  ASSERT_TRUE(d["optimized"].contains("webp"));
+  for (const auto& output : d["outputs"]) {
+    const std::string name = output["name"];
+    SCOPED_TRACE(name);
+    ASSERT_TRUE(expected.count(name));
+    EXPECT_EQ(output["width"], expected.at(name).first);
+    EXPECT_EQ(output["height"], expected.at(name).second);
+    const auto file = fetch(output["url"]);
+    ASSERT_EQ(file.status, 200);
+    EXPECT_EQ(file.header("content-type").value_or(""), "image/webp");
+    EXPECT_EQ(file.body.size(), output["bytes"].get<std::size_t>());
+    const VImage back = VImage::new_from_buffer(file.body.data(), file.body.size(), "");
+    EXPECT_EQ(back.width(), expected.at(name).first);
+    EXPECT_EQ(back.height(), expected.at(name).second);
+    const fs::path saved = scratch_.path() / (name + ".webp");
+    std::ofstream(saved, std::ios::binary) << file.body;
+    const auto tags = nlohmann::json::parse(run_command("exiftool -n -json '" + saved.string() + "'")).at(0);
+    EXPECT_FALSE(tags.contains("Make"));
+    EXPECT_FALSE(tags.contains("GPSLatitude"));
+    EXPECT_EQ(tags.value("Orientation", 1), 1);
+  }
+  // The original is served back untouched.
+  const auto original = fetch(d["originalUrl"]);
+  EXPECT_EQ(original.status, 200);
+  EXPECT_EQ(original.body, read_file(scratch_.path() / "exif-6.jpg"));
+  // Signed URLs are stable within their window, so browsers can cache them.
+  EXPECT_EQ(detail(token, id)["thumbnails"]["thumb-128"], d["thumbnails"]["thumb-128"]);
+}
+
+TEST_F(ImagesTest, EveryAcceptedFormatAndOrientationCompletesWithTheRightSize) {
+  start();
+  const auto token = register_user("formats@example.com");
+  const VImage base = picture(300, 200);
+  const VImage alpha = (VImage::black(300, 200) + 180).cast(VIPS_FORMAT_UCHAR);
+  std::vector<std::tuple<std::string, std::string, int, int>> cases = {
+      {"baseline.jpg", jpeg(base), 300, 200},
+      {"progressive.jpg", jpeg(base, true), 300, 200},
+      {"cmyk.jpg", jpeg(base.colourspace(VIPS_INTERPRETATION_CMYK)), 300, 200},
+      {"grey.jpg", jpeg(base.colourspace(VIPS_INTERPRETATION_B_W)), 300, 200},
+      {"rgba.png", png(base.bandjoin(alpha)), 300, 200},
+      {"palette.png", png(base, true), 300, 200},
+      {"deep.png",
+       png((base.cast(VIPS_FORMAT_USHORT) * 257)
+               .cast(VIPS_FORMAT_USHORT)
+               .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_RGB16)),
+           false, 16),
+       300, 200},
+      {"lossy.webp", webp(base), 300, 200},
+      {"lossless.webp", webp(base, true), 300, 200},
+      {"alpha.webp", webp(base.bandjoin(alpha)), 300, 200},
+      {"animated.gif", animated_gif(), 200, 150},
+  };
+  for (int orientation = 1; orientation <= 8; ++orientation) {
+    const bool swapped = orientation >= 5;
+    cases.emplace_back("orientation-" + std::to_string(orientation) + ".jpg",
+                       jpeg_with_exif(300, 200, orientation, scratch_.path()), swapped ? 200 : 300,
+                       swapped ? 300 : 200);
+  }
+  std::vector<std::string> ids;
+  for (const auto& [name, bytes, w, h] : cases) ids.push_back(upload_ok(token, name, bytes));
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    const auto& [name, bytes, w, h] = cases[i];
+    SCOPED_TRACE(name);
+    ASSERT_FALSE(ids[i].empty());
+    const auto d = wait_for_image_stage(token, ids[i]);
+    ASSERT_EQ(d["status"], "Completed") << d.dump();
+    EXPECT_EQ(d["metadata"]["width"], w);
+    EXPECT_EQ(d["metadata"]["height"], h);
+    for (const auto& output : d["outputs"]) {
+      // Never upscaled: every output fits inside the original.
+      EXPECT_LE(output["width"].get<int>(), w);
+      EXPECT_LE(output["height"].get<int>(), h);
+    }
+    const auto optimized = fetch(d["optimized"]["webp"]);
+    ASSERT_EQ(optimized.status, 200);
+    const VImage back = VImage::new_from_buffer(optimized.body.data(), optimized.body.size(), "");
+    EXPECT_EQ(back.width(), w);
+    EXPECT_EQ(back.height(), h);
+    EXPECT_EQ(back.get_typeof("exif-ifd0-Make"), 0u);
+  }
+}
+
+TEST_F(ImagesTest, RefusalsGetTheirDocumentedStatusAndTheWorkerKeepsGoing) {
+  start({{"UPLOAD_MAX_BYTES", "1048576"}});
+  const auto token = register_user("refusals@example.com");
+
+  // The bytes decide, not the name: a PNG called .jpg is a PNG.
+  const auto png_id = upload_ok(token, "really-a-png.jpg", png(picture(64, 48)));
+  auto expect_problem = [&](const HttpResponse& r, long status, const std::string& fragment) {
+    EXPECT_EQ(r.status, status) << r.body;
+    EXPECT_EQ(r.header("content-type").value_or(""), "application/problem+json");
+    EXPECT_NE(r.json().value("detail", "").find(fragment), std::string::npos) << r.body;
+  };
+  expect_problem(upload(token, "page.png", "<!DOCTYPE html><html><body>hi</body></html>", "image/png"), 415,
+                 "accepted");
+  expect_problem(upload(token, "drawing.png",
+                        R"(<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"></svg>)", "image/png"),
+                 415, "accepted");
+  expect_problem(upload(token, "empty.jpg", ""), 400, "empty");
+  expect_problem(upload(token, "bomb.png", png_bomb(), "image/png"), 422, "megapixels");
+  expect_problem(upload(token, "doc.pdf", "%PDF-1.4\n1 0 obj\n<<>>\nendobj\n", "application/pdf"), 415,
+                 "accepted");
+  std::string big = jpeg(picture(64, 64));
+  big.resize(2 * 1024 * 1024, 'x');
+  expect_problem(upload(token, "huge.jpg", big), 413, "1 MiB");
+  // A truncated JPEG has a readable header: accepted, then the worker records a readable Error.
+  const std::string whole = jpeg(picture(1200, 900));
+  const auto truncated_id = upload_ok(token, "truncated.jpg", whole.substr(0, whole.size() / 2));
+
+  const auto truncated = wait_for_image_stage(token, truncated_id);
+  EXPECT_EQ(truncated["status"], "Error");
+  EXPECT_EQ(truncated["aiStatus"], "Skipped");
+  EXPECT_EQ(truncated["overallStatus"], "Error");
+  EXPECT_NE(truncated["errorMessage"].get<std::string>().find("truncated"), std::string::npos) << truncated.dump();
+  const auto png_job = wait_for_image_stage(token, png_id);
+  EXPECT_EQ(png_job["status"], "Completed");
+  EXPECT_EQ(png_job["mimeType"], "image/png");
+  // Nothing refused left a job behind, and the worker still works.
+  EXPECT_EQ(db_.scalar("SELECT count(*) FROM jobs"), "2");
+  const auto after = upload_ok(token, "after.jpg", jpeg(picture(100, 80)));
+  EXPECT_EQ(wait_for_image_stage(token, after)["status"], "Completed");
+}
+
+TEST_F(ImagesTest, OtherUsersJobsAreNotFoundAndPagingIsBounded) {
+  start();
+  const auto alice = register_user("alice@example.com");
+  const auto bob = register_user("bob@example.com");
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) ids.push_back(upload_ok(alice, "a" + std::to_string(i) + ".jpg", jpeg(picture(80, 60))));
+  for (const auto& id : ids) wait_for_image_stage(alice, id);
+
+  const auto missing = api_->get("/api/images/00000000-0000-7000-8000-000000000000", bearer(bob));
+  const auto foreign = api_->get("/api/images/" + ids[0], bearer(bob));
+  EXPECT_EQ(foreign.status, 404);
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(foreign.json()["detail"], missing.json()["detail"]);
+  EXPECT_EQ(api_->request({"DELETE", "/api/images/" + ids[0], "", bearer(bob)}).status, 404);
+  EXPECT_EQ(api_->request({"POST", "/api/images/" + ids[0] + "/retry", "", bearer(bob)}).status, 404);
+  EXPECT_EQ(api_->get("/api/images/not-a-uuid", bearer(bob)).status, 404);
+  EXPECT_EQ(api_->get("/api/images", bearer(bob)).json()["totalCount"], 0);
+  EXPECT_EQ(api_->get("/api/images/" + ids[0]).status, 401);
+
+  for (const auto* query : {"page=0", "pageSize=0", "pageSize=101", "page=abc", "pageSize=10x", "status=Done"}) {
+    EXPECT_EQ(api_->get(std::string("/api/images?") + query, bearer(alice)).status, 400) << query;
+  }
+  const auto page1 = api_->get("/api/images?page=1&pageSize=2", bearer(alice)).json();
+  EXPECT_EQ(page1["totalCount"], 3);
+  EXPECT_EQ(page1["totalPages"], 2);
+  ASSERT_EQ(page1["items"].size(), 2u);
+  EXPECT_EQ(page1["items"][0]["id"], ids[2]);  // newest first
+  EXPECT_EQ(page1["items"][1]["id"], ids[1]);
+  const auto& item = page1["items"][0];
+  EXPECT_TRUE(item["thumbnailUrl"].is_string());
+  EXPECT_TRUE(item["blurhash"].is_string());
+  EXPECT_FALSE(item.contains("metadata"));
+  EXPECT_EQ(fetch(item["thumbnailUrl"]).status, 200);
+  const auto page2 = api_->get("/api/images?page=2&pageSize=2", bearer(alice)).json();
+  ASSERT_EQ(page2["items"].size(), 1u);
+  EXPECT_EQ(page2["items"][0]["id"], ids[0]);
+  const auto beyond = api_->get("/api/images?page=9&pageSize=2", bearer(alice)).json();
+  EXPECT_EQ(beyond["items"].size(), 0u);
+  EXPECT_EQ(beyond["totalCount"], 3);
+  EXPECT_EQ(api_->get("/api/images?status=Error", bearer(alice)).json()["totalCount"], 0);
+
+  const auto stats = api_->get("/api/images/stats", bearer(alice)).json();
+  EXPECT_EQ(stats["total"], 3);
+  EXPECT_EQ(stats["jobsToday"], 3);
+  EXPECT_EQ(stats["successRate"], 1.0);
+  EXPECT_TRUE(stats["avgProcessingMs"].is_number());
+}
+
+TEST_F(ImagesTest, DeleteRemovesTheRowAndEveryObject) {
+  start();
+  const auto token = register_user("delete@example.com");
+  const auto user = user_id_of(token);
+  const auto id = upload_ok(token, "gone.jpg", jpeg(picture(300, 200)));
+  ASSERT_EQ(wait_for_image_stage(token, id)["status"], "Completed");
+  EXPECT_EQ(processed_files(user, id).size(), 4u);
+  const fs::path original = fs::path(objects_dir_for(db_)) / contracts::original_key(user, id);
+  EXPECT_TRUE(fs::exists(original));
+
+  EXPECT_EQ(api_->request({"DELETE", "/api/images/" + id, "", bearer(token)}).status, 204);
+  EXPECT_EQ(api_->get("/api/images/" + id, bearer(token)).status, 404);  // gone from reads at once
+  EXPECT_EQ(api_->request({"DELETE", "/api/images/" + id, "", bearer(token)}).status, 404);
+  for (int i = 0; i < 100 && db_.scalar("SELECT count(*) FROM jobs") != "0"; ++i) std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(db_.scalar("SELECT count(*) FROM jobs"), "0");
+  EXPECT_TRUE(processed_files(user, id).empty());
+  EXPECT_FALSE(fs::exists(original));
+}
+
+TEST_F(ImagesTest, RetryRerunsAFailedStageAndRefusesOthers) {
+  start();
+  const auto token = register_user("retry@example.com");
+  const auto user = user_id_of(token);
+  const std::string bytes = jpeg(picture(300, 200));
+  // Take the original away before the worker runs: the stage fails with a readable message.
+  worker_.reset();
+  const auto id = upload_ok(token, "flaky.jpg", bytes);
+  const fs::path original = fs::path(objects_dir_for(db_)) / contracts::original_key(user, id);
+  const std::string kept = read_file(original);
+  fs::remove(original);
+  worker_ = std::make_unique<WorkerProcess>(db_);
+  const auto failed = wait_for_image_stage(token, id);
+  ASSERT_EQ(failed["status"], "Error");
+  EXPECT_NE(failed["errorMessage"].get<std::string>().find("missing"), std::string::npos) << failed.dump();
+
+  std::ofstream(original, std::ios::binary) << kept;
+  const auto retried = api_->request({"POST", "/api/images/" + id + "/retry", "", bearer(token)});
+  ASSERT_EQ(retried.status, 202) << retried.body;
+  EXPECT_EQ(retried.json()["status"], "Pending");
+  const auto done = wait_for_image_stage(token, id);
+  EXPECT_EQ(done["status"], "Completed") << done.dump();
+  EXPECT_EQ(api_->request({"POST", "/api/images/" + id + "/retry", "", bearer(token)}).status, 409);
+}
+
+TEST_F(ImagesTest, KilledWorkerMidStageStillCompletesTheJobOnce) {
+  start({}, /*with_worker=*/false);
+  const auto token = register_user("sigkill@example.com");
+  const auto user = user_id_of(token);
+  // Large enough that the stage takes a while under the sanitizers.
+  const auto id = upload_ok(token, "big.jpg", jpeg(picture(6000, 4000)));
+  {
+    WorkerProcess doomed(db_);
+    ASSERT_TRUE(doomed.process().wait_for_line("\"image stage started\"", 60s));
+    EXPECT_EQ(detail(token, id)["status"], "Processing");
+    doomed.process().process().signal(SIGKILL);
+    ASSERT_TRUE(doomed.process().process().wait(10s));
+  }
+  worker_ = std::make_unique<WorkerProcess>(db_);
+  const auto d = wait_for_image_stage(token, id, 180s);
+  EXPECT_EQ(d["status"], "Completed") << d.dump();
+  EXPECT_EQ(processed_files(user, id).size(), 4u);
+  EXPECT_EQ(db_.scalar("SELECT count(*) FROM jobs"), "1");
+}
+
+TEST_F(ImagesTest, DuplicateDeliveriesAndMessagesForDeletedJobsAreAckedAndSkipped) {
+  start();
+  const auto token = register_user("dup@example.com");
+  const auto user = user_id_of(token);
+  const auto id = upload_ok(token, "once.jpg", jpeg(picture(300, 200)));
+  const auto first = wait_for_image_stage(token, id);
+  ASSERT_EQ(first["status"], "Completed");
+
+  // Publish the same stage message again, as an at-least-once broker may.
+  const auto topology = queue::Topology::make(db_.name() + ".");
+  queue::AmqpConnection conn(queue::parse_amqp_url(required_env("IMAGEPROC_TEST_AMQP_URL")), "images-test");
+  const std::string message = contracts::encode({id, user, 1, "dup"});
+  ASSERT_EQ(conn.publish(topology.exchange, topology.image_jobs.name, message), queue::PublishOutcome::Confirmed);
+  ASSERT_TRUE(worker_->process().wait_for_line("duplicate image-stage delivery skipped", 30s));
+  const auto again = detail(token, id);
+  EXPECT_EQ(again["completedAt"], first["completedAt"]);
+  EXPECT_EQ(processed_files(user, id).size(), 4u);
+
+  // A message for a job that was deleted is dropped, not retried.
+  ASSERT_EQ(api_->request({"DELETE", "/api/images/" + id, "", bearer(token)}).status, 204);
+  ASSERT_EQ(conn.publish(topology.exchange, topology.image_jobs.name, message), queue::PublishOutcome::Confirmed);
+  ASSERT_TRUE(worker_->process().wait_for_line("message for a deleted or unknown job dropped", 30s));
+  for (int i = 0; i < 50 && conn.queue_depth(topology.image_jobs.name) != 0; ++i) std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(conn.queue_depth(topology.image_jobs.name), 0u);
+  EXPECT_EQ(conn.queue_depth(topology.image_jobs.dead_letter_queue), 0u);
+}
+
+// Reads an SSE stream with libcurl on a thread until stopped; keeps every `event:`/`data:` pair.
+class SseClient {
+ public:
+  SseClient(const std::string& url, const std::string& token) {
+    thread_ = std::thread([this, url, token] {
+      CURL* curl = curl_easy_init();
+      curl_slist* headers = curl_slist_append(nullptr, ("Authorization: Bearer " + token).c_str());
+      curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+      curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+      curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &SseClient::on_data);
+      curl_easy_setopt(curl, CURLOPT_WRITEDATA, this);
+      curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+      curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, &SseClient::on_progress);
+      curl_easy_setopt(curl, CURLOPT_XFERINFODATA, this);
+      curl_easy_setopt(curl, CURLOPT_TIMEOUT, 240L);
+      curl_easy_perform(curl);
+      curl_slist_free_all(headers);
+      curl_easy_cleanup(curl);
+    });
+  }
+  ~SseClient() {
+    stop_ = true;
+    thread_.join();
+  }
+  std::string text() {
+    std::lock_guard lock(mutex_);
+    return text_;
+  }
+  bool wait_for(const std::string& needle, std::chrono::seconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (text().find(needle) != std::string::npos) return true;
+      std::this_thread::sleep_for(50ms);
+    }
+    return false;
+  }
+
+ private:
+  static std::size_t on_data(char* data, std::size_t size, std::size_t n, void* self) {
+    auto* client = static_cast<SseClient*>(self);
+    std::lock_guard lock(client->mutex_);
+    client->text_.append(data, size * n);
+    return size * n;
+  }
+  static int on_progress(void* self, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+    return static_cast<SseClient*>(self)->stop_ ? 1 : 0;
+  }
+  std::mutex mutex_;
+  std::string text_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+TEST_F(ImagesTest, EventsStreamShowsOwnJobProgressAndNothingOfOthers) {
+  start();
+  const auto alice = register_user("sse-alice@example.com");
+  const auto bob = register_user("sse-bob@example.com");
+  SseClient alice_events(api_->base_url() + "/api/images/events", alice);
+  SseClient bob_events(api_->base_url() + "/api/images/events", bob);
+  ASSERT_TRUE(alice_events.wait_for("event: ready", 30s));
+  ASSERT_TRUE(bob_events.wait_for("event: ready", 30s));
+
+  const auto id = upload_ok(alice, "live.jpg", jpeg(picture(300, 200)));
+  ASSERT_TRUE(alice_events.wait_for("\"status\":\"Completed\"", 90s)) << alice_events.text();
+  const std::string text = alice_events.text();
+  const auto pending = text.find("\"status\":\"Pending\"");
+  const auto processing = text.find("\"status\":\"Processing\"");
+  const auto completed = text.find("\"status\":\"Completed\"");
+  ASSERT_NE(pending, std::string::npos) << text;
+  ASSERT_NE(processing, std::string::npos) << text;
+  EXPECT_LT(pending, processing);
+  EXPECT_LT(processing, completed);
+  EXPECT_NE(text.find("event: job\ndata: {"), std::string::npos);
+  EXPECT_NE(text.find(id), std::string::npos);
+  EXPECT_NE(text.find("\"thumbnailUrl\":\"/files/"), std::string::npos) << text;
+  EXPECT_EQ(bob_events.text().find(id), std::string::npos) << bob_events.text();
+  EXPECT_EQ(bob_events.text().find("event: job\n"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace imageproc::testing
