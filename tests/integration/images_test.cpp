@@ -590,5 +590,61 @@ TEST_F(ImagesTest, EventsStreamShowsOwnJobProgressAndNothingOfOthers) {
   EXPECT_EQ(bob_events.text().find("event: job\n"), std::string::npos);
 }
 
+// A RabbitMQ node of this test's own (scripts/services), so stopping it disturbs no other test.
+class OwnBroker {
+ public:
+  explicit OwnBroker(fs::path base) : base_(std::move(base)) {}
+  ~OwnBroker() { stop(); }
+  // Starts a node (on `port` when given, as a restarted broker would be); returns its AMQP URL.
+  std::string start(const std::string& port = "") {
+    dir_ = base_ / ("broker-" + std::to_string(++starts_));
+    const std::string out = run_command("SERVICES=rabbitmq " + (port.empty() ? "" : "RABBITMQ_AMQP_PORT=" + port + " ") +
+                                        "'" IMAGEPROC_SOURCE_DIR "/scripts/services' start '" + dir_.string() +
+                                        "' 2>/dev/null");
+    const std::string key = "IMAGEPROC_TEST_AMQP_URL=";
+    const auto at = out.find(key);
+    if (at == std::string::npos) throw std::runtime_error("no AMQP URL from scripts/services: " + out);
+    std::string url = out.substr(at + key.size(), out.find('\n', at) - at - key.size());
+    std::erase(url, '\\');
+    std::erase(url, '\'');
+    running_ = true;
+    return url;
+  }
+  void stop() {
+    if (!running_) return;
+    running_ = false;
+    run_command("'" IMAGEPROC_SOURCE_DIR "/scripts/services' stop '" + dir_.string() + "' 2>/dev/null");
+  }
+
+ private:
+  fs::path base_;
+  fs::path dir_;
+  int starts_ = 0;
+  bool running_ = false;
+};
+
+TEST_F(ImagesTest, UploadsWhileTheBrokerIsDownCompleteWhenItReturns) {
+  OwnBroker broker(scratch_.path());
+  const std::string url = broker.start();
+  const std::string port = url.substr(url.rfind(':') + 1, url.rfind('/') - url.rfind(':') - 1);
+  api_ = std::make_unique<ApiServer>(db_, std::map<std::string, std::string>{{"AMQP_URL", url}});
+  worker_ = std::make_unique<WorkerProcess>(db_, std::map<std::string, std::string>{{"AMQP_URL", url}});
+  const auto token = register_user("broker@example.com");
+  const auto before = upload_ok(token, "before.jpg", jpeg(picture(200, 100)));
+  ASSERT_EQ(wait_for_image_stage(token, before)["status"], "Completed");
+
+  broker.stop();
+  // Uploads keep succeeding: the job and its message wait in the outbox.
+  const auto during = upload_ok(token, "during.jpg", jpeg(picture(200, 100)));
+  ASSERT_FALSE(during.empty());
+  EXPECT_EQ(detail(token, during)["status"], "Pending");
+  EXPECT_NE(db_.scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL"), "0");
+
+  broker.start(port);
+  const auto d = wait_for_image_stage(token, during, 180s);
+  EXPECT_EQ(d["status"], "Completed") << d.dump();
+  EXPECT_EQ(db_.scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL AND exchange LIKE '%imageproc'"), "0");
+}
+
 }  // namespace
 }  // namespace imageproc::testing

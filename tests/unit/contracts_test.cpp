@@ -1,0 +1,103 @@
+#include "contracts/jobs.hpp"
+
+#include <gtest/gtest.h>
+
+namespace imageproc::contracts {
+namespace {
+
+TEST(OverallStatus, FollowsTheDesignTableForEveryCombination) {
+  const std::vector<std::string> image = {"Pending", "Processing", "Completed", "Error"};
+  const std::vector<std::string> ai = {"Pending", "Processing", "Completed", "Error", "Skipped"};
+  for (const auto& s : image) {
+    for (const auto& a : ai) {
+      SCOPED_TRACE(s + "/" + a);
+      std::string expected;
+      if (s == "Error" || a == "Error") {
+        expected = "Error";
+      } else if (s == "Pending" || s == "Processing") {
+        expected = "Processing";
+      } else if (a == "Pending" || a == "Processing") {
+        expected = "AiProcessing";
+      } else {
+        expected = "Completed";
+      }
+      EXPECT_EQ(overall_status(s, a), expected);
+      const auto& all = overall_statuses();
+      EXPECT_NE(std::find(all.begin(), all.end(), expected), all.end());
+    }
+  }
+  EXPECT_EQ(overall_status("Completed", "Skipped"), "Completed");
+  EXPECT_EQ(overall_status("Error", "Skipped"), "Error");
+}
+
+TEST(StageMessage, RoundTripsAndRejectsWhatIsNotOne) {
+  const StageMessage m{"0190f5a4-1b2c-7d3e-8f40-123456789abc", "0190f5a4-1b2c-7d3e-8f40-abcdefabcdef", 3, "t1"};
+  const auto back = decode_stage_message(encode(m));
+  EXPECT_EQ(back.job_id, m.job_id);
+  EXPECT_EQ(back.user_id, m.user_id);
+  EXPECT_EQ(back.attempt, 3);
+  EXPECT_EQ(back.trace_id, "t1");
+  EXPECT_EQ(nlohmann::json::parse(encode(m))["v"], 1);
+
+  for (const std::string bad : {
+           "", "not json", "[]", R"({"jobId":"x"})",
+           R"({"v":2,"jobId":"0190f5a4-1b2c-7d3e-8f40-123456789abc","userId":"0190f5a4-1b2c-7d3e-8f40-abcdefabcdef"})",
+           R"({"v":1,"jobId":"../../etc","userId":"0190f5a4-1b2c-7d3e-8f40-abcdefabcdef"})",
+           R"({"v":1,"jobId":"0190f5a4-1b2c-7d3e-8f40-123456789abc","userId":"0190f5a4-1b2c-7d3e-8f40-abcdefabcdef","attempt":0})",
+           R"({"v":1,"jobId":"0190f5a4-1b2c-7d3e-8f40-123456789abc","userId":"0190f5a4-1b2c-7d3e-8f40-abcdefabcdef","attempt":"2"})",
+       }) {
+    EXPECT_THROW(decode_stage_message(bad), MalformedMessage) << bad;
+  }
+  // attempt is optional (first attempt).
+  EXPECT_EQ(decode_stage_message(
+                R"({"v":1,"jobId":"0190f5a4-1b2c-7d3e-8f40-123456789abc","userId":"0190f5a4-1b2c-7d3e-8f40-abcdefabcdef"})")
+                .attempt,
+            1);
+}
+
+TEST(JobEvent, RoundTripsTheSummary) {
+  JobSummaryData s;
+  s.id = "j";
+  s.user_id = "u";
+  s.original_filename = "cat.jpg";
+  s.file_size = 1234;
+  s.status = "Completed";
+  s.ai_status = "Pending";
+  s.created_at = "2026-11-22T07:00:00Z";
+  s.completed_at = "2026-11-22T07:00:01Z";
+  s.width = 640;
+  s.height = 480;
+  s.thumbnail_key = "processed/u/j/thumb-512.webp";
+  s.blurhash = "LEHV6nWB2yk8pyo0adR*.7kCMdnj";
+  s.tags = {"cat", "indoor"};
+  const auto back = summary_from_event(to_event(s));
+  EXPECT_EQ(back.id, s.id);
+  EXPECT_EQ(back.user_id, s.user_id);
+  EXPECT_EQ(back.file_size, 1234);
+  EXPECT_EQ(back.completed_at, s.completed_at);
+  EXPECT_EQ(back.width, 640);
+  EXPECT_EQ(back.thumbnail_key, s.thumbnail_key);
+  EXPECT_EQ(back.blurhash, s.blurhash);
+  EXPECT_EQ(back.tags, s.tags);
+
+  JobSummaryData pending = s;
+  pending.completed_at.reset();
+  pending.width.reset();
+  pending.thumbnail_key.reset();
+  const auto back2 = summary_from_event(to_event(pending));
+  EXPECT_FALSE(back2.completed_at);
+  EXPECT_FALSE(back2.width);
+  EXPECT_FALSE(back2.thumbnail_key);
+  EXPECT_THROW(summary_from_event(nlohmann::json{{"v", 1}, {"id", "x"}}), MalformedMessage);
+  EXPECT_EQ(events_routing_key("u1"), "job.u1");
+}
+
+TEST(ObjectKeys, AreDeterministicAndNeverUseTheFilename) {
+  EXPECT_EQ(original_key("u", "j"), "originals/u/j");
+  EXPECT_EQ(processed_prefix("u", "j"), "processed/u/j/");
+  EXPECT_EQ(output_key("u", "j", "thumb-128", "webp"), "processed/u/j/thumb-128.webp");
+  EXPECT_EQ(output_key("u", "j", "optimized", "avif"), "processed/u/j/optimized.avif");
+}
+
+}  // namespace
+}  // namespace imageproc::contracts
