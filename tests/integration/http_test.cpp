@@ -90,13 +90,20 @@ TEST_F(HttpServerTest, HealthReadinessAndMetrics) {
   auto health = api_.get("/healthz");
   EXPECT_EQ(health.status, 200);
   expect_security_headers(health);
+  // Ready once the broker connection is up too (it is made in the background right after start).
   auto ready = api_.get("/readyz");
+  for (int i = 0; i < 200 && ready.status != 200; ++i) {
+    EXPECT_EQ(ready.status, 503);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ready = api_.get("/readyz");
+  }
   EXPECT_EQ(ready.status, 200) << ready.body;
   EXPECT_EQ(ready.json()["checks"]["database"], "ok");
+  EXPECT_EQ(ready.json()["checks"]["broker"], "ok");
   EXPECT_EQ(ready.json()["checks"]["storage"], "ok");
   auto metrics = api_.get("/metrics");
   EXPECT_EQ(metrics.status, 200);
-  EXPECT_NE(metrics.body.find("imageproc_http_requests_total{route=\"/readyz\",method=\"GET\",status=\"200\"} 1"),
+  EXPECT_NE(metrics.body.find("imageproc_http_requests_total{route=\"/readyz\",method=\"GET\",status=\"200\"} 1\n"),
             std::string::npos)
       << metrics.body;
   EXPECT_NE(metrics.body.find("imageproc_http_request_duration_seconds_bucket"), std::string::npos);

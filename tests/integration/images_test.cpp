@@ -20,6 +20,7 @@
 #include "imaging/vips_runtime.hpp"
 #include "queue/amqp.hpp"
 #include "queue/topology.hpp"
+#include "synthetic_png.hpp"
 
 namespace imageproc::testing {
 namespace {
@@ -106,30 +107,6 @@ std::string jpeg_with_exif(int width, int height, int orientation, const fs::pat
               " -Make=TestCam -Model=Model-X -GPSLatitude=48.8584 -GPSLatitudeRef=N -GPSLongitude=2.2945"
               " -GPSLongitudeRef=E '" + file.string() + "'");
   return read_file(file);
-}
-
-std::uint32_t crc32(const std::string& data) {
-  std::uint32_t crc = 0xFFFFFFFFu;
-  for (unsigned char byte : data) {
-    crc ^= byte;
-    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
-  }
-  return ~crc;
-}
-
-std::string be32(std::uint32_t v) {
-  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};
-}
-
-std::string png_chunk(const std::string& type, const std::string& data) {
-  return be32(static_cast<std::uint32_t>(data.size())) + type + data + be32(crc32(type + data));
-}
-
-// A 200-byte PNG whose header declares 30000 × 30000 pixels.
-std::string png_bomb() {
-  const std::string ihdr = be32(30000) + be32(30000) + std::string{8, 2, 0, 0, 0};
-  return std::string("\x89PNG\r\n\x1a\n", 8) + png_chunk("IHDR", ihdr) +
-         png_chunk("IDAT", std::string("\x78\x9c\x03\x00\x00\x00\x00\x01", 8)) + png_chunk("IEND", "");
 }
 
 std::string multipart(const std::string& boundary, const std::string& filename, const std::string& content_type,
@@ -348,7 +325,7 @@ TEST_F(ImagesTest, RefusalsGetTheirDocumentedStatusAndTheWorkerKeepsGoing) {
                         R"(<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"></svg>)", "image/png"),
                  415, "accepted");
   expect_problem(upload(token, "empty.jpg", ""), 400, "empty");
-  expect_problem(upload(token, "bomb.png", png_bomb(), "image/png"), 422, "megapixels");
+  expect_problem(upload(token, "bomb.png", png_declaring(30000, 30000), "image/png"), 422, "megapixels");
   expect_problem(upload(token, "doc.pdf", "%PDF-1.4\n1 0 obj\n<<>>\nendobj\n", "application/pdf"), 415,
                  "accepted");
   std::string big = jpeg(picture(64, 64));

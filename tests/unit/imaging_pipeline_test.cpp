@@ -18,6 +18,7 @@
 #include "imaging/pipeline.hpp"
 #include "imaging/probe.hpp"
 #include "imaging/vips_runtime.hpp"
+#include "synthetic_png.hpp"
 
 namespace imageproc::imaging {
 namespace {
@@ -478,30 +479,12 @@ TEST_F(ImagingPipelineTest, RejectsTruncatedJpeg) {
   EXPECT_FALSE(fs::exists(dir_ / "out" / "optimized.webp"));
 }
 
-std::uint32_t crc32(const std::string& data) {
-  std::uint32_t crc = 0xFFFFFFFFu;
-  for (unsigned char byte : data) {
-    crc ^= byte;
-    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
-  }
-  return ~crc;
-}
-
-std::string be32(std::uint32_t v) {
-  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
-          static_cast<char>(v)};
-}
-
-std::string png_chunk(const std::string& type, const std::string& data) {
-  return be32(static_cast<std::uint32_t>(data.size())) + type + data + be32(crc32(type + data));
-}
+using imageproc::testing::png_crc32;
+using imageproc::testing::png_declaring;
 
 TEST_F(ImagingPipelineTest, RejectsPngDeclaringThirtyThousandSquaredPixelsFromHeaderAlone) {
-  EXPECT_EQ(crc32("IEND"), 0xAE426082u);  // the CRC every PNG ends with
-  const std::string ihdr = be32(30000) + be32(30000) + std::string{8, 2, 0, 0, 0};  // 8-bit RGB
-  const std::string png = std::string("\x89PNG\r\n\x1a\n", 8) + png_chunk("IHDR", ihdr) +
-                          png_chunk("IDAT", std::string("\x78\x9c\x03\x00\x00\x00\x00\x01", 8)) +
-                          png_chunk("IEND", "");
+  EXPECT_EQ(png_crc32("IEND"), 0xAE426082u);  // the CRC every PNG ends with
+  const std::string png = png_declaring(30000, 30000);
   const fs::path input = dir_ / "bomb.png";
   std::ofstream(input, std::ios::binary) << png;
 
