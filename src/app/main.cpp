@@ -30,8 +30,8 @@ int main(int argc, char** argv) {
   cli.add_option("-c,--config", config_file, "TOML configuration file (default: $IMAGEPROC_CONFIG)");
 
   auto* api = cli.add_subcommand("api", "Serve the HTTP API (stateless; run several behind a load balancer)");
-  auto* worker = cli.add_subcommand("worker", "Run queue consumers and the scheduler (run several; they share work)");
-  auto* up = cli.add_subcommand("up", "Run the whole stack on this machine (database, API) and print its URL");
+  auto* worker = cli.add_subcommand("worker", "Run the image-stage consumers and an outbox relay (run several; they share work)");
+  auto* up = cli.add_subcommand("up", "Run the whole stack on this machine (PostgreSQL, RabbitMQ, local storage, API, worker) and print its URL");
   auto* migrate = cli.add_subcommand("migrate", "Apply database migrations and exit");
   auto* user = cli.add_subcommand("user", "Manage users");
   user->require_subcommand(1);
