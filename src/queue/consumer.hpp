@@ -5,8 +5,9 @@
 // handler did not return (crash, SIGKILL, lost connection) is delivered again, so handlers are idempotent.
 //
 // The handler's answer decides the message's fate: Ack, or DeadLetter (nack without requeue → the queue's
-// dead-letter exchange) for messages that can never be handled. A handler that throws (database or broker
-// away) gets its message back on the queue after a backoff. run() blocks until `stop` is requested; the
+// dead-letter exchange) for messages that can never be handled. A handler that throws (database or store
+// away) is called again with the same message, marked redelivered, after a growing backoff, until it returns
+// or shutdown is requested (then the message goes back to the queue). run() blocks until `stop` is requested; the
 // message in hand is finished first, prefetched ones go back to the broker with the connection.
 
 #include <atomic>

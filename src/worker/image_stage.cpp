@@ -130,9 +130,15 @@ queue::Disposition ImageStage::handle(const queue::Delivery& delivery) {
       const auto done = jobs_.complete_image_stage(job.id, outcome.width, outcome.height, outcome.outputs,
                                                    outcome.metadata, message.trace_id);
       if (!done) {
-        // Deleted while we worked: its purge may already have run, so remove what we just wrote.
-        store_.remove_prefix(contracts::processed_prefix(job.user_id, job.id));
-        log::info("job deleted during processing; outputs removed", {{"jobId", job.id}});
+        const auto now = jobs_.find(job.id);
+        if (!now || now->deleted_at) {
+          // Deleted while we worked: its purge may already have run, so remove what we just wrote.
+          store_.remove_prefix(contracts::processed_prefix(job.user_id, job.id));
+          log::info("job deleted during processing; outputs removed", {{"jobId", job.id}});
+        } else {
+          // Another delivery of the same message finished first; the outputs (same keys) are its outputs.
+          log::info("image stage already finished by another delivery", {{"jobId", job.id}, {"status", now->status}});
+        }
         return queue::Disposition::Ack;
       }
       const auto ms =
