@@ -20,6 +20,7 @@
 #include "imaging/vips_runtime.hpp"
 #include "queue/amqp.hpp"
 #include "queue/topology.hpp"
+#include "shell.hpp"
 #include "synthetic_png.hpp"
 
 namespace imageproc::testing {
@@ -28,18 +29,6 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using vips::VImage;
-
-std::string run_command(const std::string& command) {
-  std::string output;
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
-  if (!pipe) return output;
-  std::array<char, 4096> buffer{};
-  std::size_t n;
-  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe.get())) > 0) output.append(buffer.data(), n);
-  const int status = pclose(pipe.release());
-  EXPECT_EQ(status, 0) << command;
-  return output;
-}
 
 std::string read_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);

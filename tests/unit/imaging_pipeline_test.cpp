@@ -18,6 +18,7 @@
 #include "imaging/pipeline.hpp"
 #include "imaging/probe.hpp"
 #include "imaging/vips_runtime.hpp"
+#include "shell.hpp"
 #include "synthetic_png.hpp"
 
 namespace imageproc::imaging {
@@ -44,32 +45,18 @@ class TempDir {
   fs::path path_;
 };
 
-// Runs a shell command, returning its stdout; fails the test on a non-zero exit.
-std::string run(const std::string& command) {
-  std::string output;
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
-  if (!pipe) {
-    ADD_FAILURE() << "popen failed: " << command;
-    return output;
-  }
-  std::array<char, 4096> buffer{};
-  std::size_t n;
-  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe.get())) > 0) output.append(buffer.data(), n);
-  const int status = pclose(pipe.release());
-  EXPECT_EQ(status, 0) << command;
-  return output;
-}
+using imageproc::testing::run_command;
 
 std::string quoted(const fs::path& p) {
   return "'" + p.string() + "'";
 }
 
 void exiftool_write(const fs::path& file, const std::string& arguments) {
-  run("exiftool -q -q -overwrite_original " + arguments + " " + quoted(file));
+  run_command("exiftool -q -q -overwrite_original " + arguments + " " + quoted(file));
 }
 
 nlohmann::json exiftool_read(const fs::path& file) {
-  return nlohmann::json::parse(run("exiftool -n -json " + quoted(file) + " 2>/dev/null")).at(0);
+  return nlohmann::json::parse(run_command("exiftool -n -json " + quoted(file) + " 2>/dev/null")).at(0);
 }
 
 class ImagingPipelineTest : public ::testing::Test {
