@@ -37,6 +37,7 @@
 
 #include "app/commands.hpp"
 #include "app/process.hpp"
+#include "app/wiring.hpp"
 #include "core/crypto.hpp"
 #include "core/errors.hpp"
 #include "core/logging.hpp"
@@ -47,7 +48,6 @@ namespace fs = std::filesystem;
 
 namespace imageproc::app {
 
-void migrate_with_retry(db::Pool& pool, std::chrono::seconds patience);
 
 namespace {
 

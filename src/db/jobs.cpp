@@ -283,7 +283,7 @@ bool JobRepository::purge(const std::string& id) {
   return conn->exec(kPurge, params(id)).affected() > 0;
 }
 
-RetryRequest JobRepository::retry_failed_stage(const std::string& id, const std::string& user_id,
+RetryResult JobRepository::retry_failed_stage(const std::string& id, const std::string& user_id,
                                                const std::string& trace_id) {
   auto conn = pool_.acquire();
   Transaction tx(*conn);
@@ -291,16 +291,16 @@ RetryRequest JobRepository::retry_failed_stage(const std::string& id, const std:
     enqueue_stage(*conn, routes_.image_routing_key, *job, trace_id);
     enqueue_event(*conn, *job);
     tx.commit();
-    return RetryRequest::Requeued;
+    return {RetryRequest::Requeued, std::move(job)};
   }
   if (auto job = first_job(conn->exec(returning(kUserRetryAi), params(id, user_id)))) {
     enqueue_stage(*conn, routes_.ai_routing_key, *job, trace_id);
     enqueue_event(*conn, *job);
     tx.commit();
-    return RetryRequest::Requeued;
+    return {RetryRequest::Requeued, std::move(job)};
   }
   const auto exists = conn->exec(std::string("SELECT 1") + kFindForUser, params(id, user_id));
-  return exists.rows() > 0 ? RetryRequest::NotFailed : RetryRequest::NotFound;
+  return {exists.rows() > 0 ? RetryRequest::NotFailed : RetryRequest::NotFound, std::nullopt};
 }
 
 Claim JobRepository::claim_image_stage(const std::string& id, bool redelivered, int lease_seconds) {

@@ -108,6 +108,11 @@ struct Claim {
 
 enum class RetryRequest { Requeued, NotFailed, NotFound };
 
+struct RetryResult {
+  RetryRequest outcome = RetryRequest::NotFound;
+  std::optional<JobRecord> job;  // the job as re-queued, when Requeued
+};
+
 class JobRepository {
  public:
   JobRepository(Pool& pool, JobRoutes routes) : pool_(pool), routes_(std::move(routes)) {}
@@ -127,7 +132,7 @@ class JobRepository {
   bool purge(const std::string& id);
 
   // Re-queues the failed stage: the image stage when it is in Error, else the AI stage when that is in Error.
-  RetryRequest retry_failed_stage(const std::string& id, const std::string& user_id, const std::string& trace_id);
+  RetryResult retry_failed_stage(const std::string& id, const std::string& user_id, const std::string& trace_id);
 
   // --- image stage (worker) ---
   // Takes the image stage: Pending, or Processing when this is a redelivery or the holder's lease has expired

@@ -100,6 +100,14 @@ ReceivedFile receive_file(const Request& request, const UploadSettings& settings
   return received;
 }
 
+// The body of 202 answers (upload, retry): where the job stands now.
+nlohmann::json job_state_json(const db::JobRecord& job) {
+  return {{"id", job.id},
+          {"status", job.status},
+          {"aiStatus", job.ai_status},
+          {"overallStatus", contracts::overall_status(job.status, job.ai_status)}};
+}
+
 AppError storage_unavailable(const storage::StorageError& e) {
   return errors::service_unavailable("The image store is unavailable. Please try again.", e.what());
 }
@@ -246,11 +254,9 @@ Response ImagesHandlers::upload(Request& request) {
                                {"format", imaging::format_name(received.format)},
                                {"width", probe.oriented_width()},
                                {"height", probe.oriented_height()}});
-  Response response = Response::json(202, {{"id", job.id},
-                                           {"status", job.status},
-                                           {"aiStatus", job.ai_status},
-                                           {"overallStatus", contracts::overall_status(job.status, job.ai_status)},
-                                           {"originalUrl", urls_.url(job.original_key)}});
+  auto body = job_state_json(job);
+  body["originalUrl"] = urls_.url(job.original_key);
+  Response response = Response::json(202, body);
   response.headers.set("Location", "/api/images/" + job.id);
   return response;
 }
@@ -308,15 +314,9 @@ Response ImagesHandlers::remove(Request& request) {
 }
 
 Response ImagesHandlers::retry(Request& request) {
-  switch (jobs_.retry_failed_stage(job_id_param(request), request.principal->user_id, request.request_id)) {
-    case db::RetryRequest::Requeued: {
-      const auto job = jobs_.find_for_user(request.param("id"), request.principal->user_id);
-      if (!job) throw errors::not_found("The image does not exist.");
-      return Response::json(202, {{"id", job->id},
-                                  {"status", job->status},
-                                  {"aiStatus", job->ai_status},
-                                  {"overallStatus", contracts::overall_status(job->status, job->ai_status)}});
-    }
+  const auto result = jobs_.retry_failed_stage(job_id_param(request), request.principal->user_id, request.request_id);
+  switch (result.outcome) {
+    case db::RetryRequest::Requeued: return Response::json(202, job_state_json(*result.job));
     case db::RetryRequest::NotFailed: throw errors::conflict("Only a failed stage can be retried.");
     case db::RetryRequest::NotFound: break;
   }
