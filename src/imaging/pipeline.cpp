@@ -299,4 +299,31 @@ ImageStageResult process_image(const fs::path& input, const ImageStageOptions& o
   return result;
 }
 
+EncodedImage analysis_jpeg(const fs::path& input, int max_dimension, int quality) {
+  if (max_dimension < 1) throw std::invalid_argument("max_dimension must be positive");
+  if (quality < 1 || quality > 100) throw std::invalid_argument("quality must be in [1, 100]");
+  VImage image;
+  try {
+    image = VImage::thumbnail(input.c_str(), max_dimension,
+                              VImage::option()
+                                  ->set("height", max_dimension)
+                                  ->set("size", VIPS_SIZE_DOWN)
+                                  ->set("fail_on", VIPS_FAIL_ON_TRUNCATED));
+    image = without_metadata(on_white(to_srgb(image))).copy_memory();
+  } catch (const VError& e) {
+    throw ImageRejected(kUndecodable, describe(e));
+  }
+  try {
+    void* buffer = nullptr;
+    std::size_t size = 0;
+    image.write_to_buffer(".jpg", &buffer, &size,
+                          VImage::option()->set("Q", quality)->set("strip", true)->set("optimize_coding", true));
+    std::unique_ptr<void, GFreeDeleter> owned(buffer);
+    return EncodedImage{std::string(static_cast<const char*>(buffer), size), "image/jpeg", image.width(),
+                        image.height()};
+  } catch (const VError& e) {
+    throw std::runtime_error("AI input: JPEG encoding failed: " + describe(e));
+  }
+}
+
 }  // namespace imageproc::imaging

@@ -58,6 +58,17 @@ struct ImageStageResult {
 ImageStageResult process_image(const std::filesystem::path& input, const ImageStageOptions& options,
                                const std::filesystem::path& output_dir);
 
+// What the AI stage sends to an analyzer (DESIGN §7): the first frame, upright, 8-bit sRGB, alpha flattened onto
+// white, fitted into max_dimension × max_dimension (never upscaled), JPEG at `quality`, with no metadata at all
+// (no EXIF, GPS, XMP, IPTC or ICC). Throws ImageRejected when the input cannot be decoded.
+struct EncodedImage {
+  std::string bytes;
+  std::string mime_type;  // "image/jpeg"
+  int width = 0;
+  int height = 0;
+};
+EncodedImage analysis_jpeg(const std::filesystem::path& input, int max_dimension, int quality = 85);
+
 // The size a w×h image takes when fitted into a box×box square without upscaling (at least 1×1).
 struct Size {
   int width = 0;
