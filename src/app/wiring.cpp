@@ -1,5 +1,8 @@
 #include "app/wiring.hpp"
 
+#include "ai/local_analyzer.hpp"
+#include "ai/openai_analyzer.hpp"
+
 #include <thread>
 
 #include "core/errors.hpp"
@@ -45,6 +48,26 @@ queue::Topology make_topology(const QueueConfig& config) {
 
 db::JobRoutes job_routes(const queue::Topology& topology) {
   return {topology.exchange, topology.image_jobs.name, topology.ai_jobs.name, topology.events_exchange};
+}
+
+std::unique_ptr<ai::Analyzer> make_analyzer(const AiConfig& config, int instances) {
+  if (config.provider == "none") return nullptr;
+  if (config.provider == "openai") {
+    ai::OpenAiSettings settings;
+    settings.base_url = config.openai_base_url;
+    settings.api_key = config.openai_api_key;
+    settings.model = config.openai_model;
+    settings.input_usd_per_1k = config.input_usd_per_1k;
+    settings.output_usd_per_1k = config.output_usd_per_1k;
+    settings.connect_timeout = config.connect_timeout;
+    settings.request_timeout = config.request_timeout;
+    settings.max_image_dimension = config.max_image_dimension;
+    return std::make_unique<ai::OpenAiAnalyzer>(settings);
+  }
+  ai::LocalAnalyzerSettings settings;
+  settings.ocr_language = config.ocr_language;
+  settings.ocr_instances = instances;
+  return std::make_unique<ai::LocalAnalyzer>(settings);
 }
 
 }  // namespace imageproc::app

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <memory>
 
+#include "ai/analyzer.hpp"
 #include "core/config.hpp"
 #include "db/jobs.hpp"
 #include "db/pool.hpp"
@@ -27,6 +28,11 @@ struct Storage {
 Storage make_storage(const StorageConfig& config);
 
 queue::Topology make_topology(const QueueConfig& config);
+
+// The configured AI provider: nullptr for `none`. Refuses to start (throws std::runtime_error naming the
+// setting) when the provider cannot work: no key for `openai`, missing OCR data for `local`. `instances` is
+// how many analyses may run at once (the local provider keeps that many OCR engines).
+std::unique_ptr<ai::Analyzer> make_analyzer(const AiConfig& config, int instances);
 db::JobRoutes job_routes(const queue::Topology& topology);
 
 }  // namespace imageproc::app

@@ -1,5 +1,6 @@
 // Composition root of `imageproc worker`: the image-stage consumers (WORKER_IMAGE_CONCURRENCY of them, each
-// with prefetch 1), an outbox relay, and the heartbeat in worker_heartbeats that operators and the admin
+// with prefetch 1), the AI-stage consumers (WORKER_AI_CONCURRENCY, separate because they mostly wait on a
+// provider), an outbox relay, and the heartbeat in worker_heartbeats that operators and the admin
 // overview read. SIGTERM: consumers finish the message in hand (unstarted prefetched ones return to the
 // broker), the heartbeat row is removed. Unpublished outbox rows wait for the next relay (any process).
 
@@ -18,6 +19,7 @@
 #include "imaging/vips_runtime.hpp"
 #include "queue/consumer.hpp"
 #include "queue/outbox_relay.hpp"
+#include "worker/ai_stage.hpp"
 #include "worker/image_stage.hpp"
 
 namespace imageproc::app {
@@ -33,9 +35,10 @@ std::string default_instance_name() {
 int run_worker(const Config& config) {
   ShutdownSignal shutdown;
   const int concurrency = config.worker.image_concurrency;
+  const int ai_concurrency = config.worker.ai_concurrency;
   DatabaseConfig database = config.database;
   // Each consumer holds a connection for its claim/complete transactions; the relay and heartbeat need theirs.
-  database.pool_size = std::max(database.pool_size, concurrency + 3);
+  database.pool_size = std::max(database.pool_size, concurrency + ai_concurrency + 3);
   db::Pool pool(database, "imageproc-worker");
   if (config.database.migrate_on_start) migrate_with_retry(pool, std::chrono::seconds(30));
 
@@ -55,6 +58,13 @@ int run_worker(const Config& config) {
   stage_settings.lease_seconds = config.worker.stage_lease_seconds;
   worker::ImageStage image_stage(jobs, *storage.store, topology, stage_settings);
 
+  const auto analyzer = make_analyzer(config.ai, ai_concurrency);  // throws when the provider cannot work
+  worker::AiStageSettings ai_settings;
+  ai_settings.daily_budget_usd = config.ai.daily_budget_usd;
+  ai_settings.temp_dir = config.images.temp_dir;
+  ai_settings.lease_seconds = config.worker.stage_lease_seconds;
+  worker::AiStage ai_stage(jobs, *storage.store, topology, analyzer.get(), ai_settings);
+
   const std::string instance = config.worker.instance.empty() ? default_instance_name() : config.worker.instance;
   std::atomic<int> in_flight{0};
   std::vector<std::unique_ptr<queue::QueueConsumer>> consumers;
@@ -62,6 +72,11 @@ int run_worker(const Config& config) {
     consumers.push_back(std::make_unique<queue::QueueConsumer>(
         broker, topology, topology.image_jobs.name, fmt::format("imageproc-worker-{}-image-{}", instance, i),
         [&image_stage](const queue::Delivery& d) { return image_stage.handle(d); }, &in_flight));
+  }
+  for (int i = 0; i < ai_concurrency; ++i) {
+    consumers.push_back(std::make_unique<queue::QueueConsumer>(
+        broker, topology, topology.ai_jobs.name, fmt::format("imageproc-worker-{}-ai-{}", instance, i),
+        [&ai_stage](const queue::Delivery& d) { return ai_stage.handle(d); }, &in_flight));
   }
   queue::OutboxRelay relay(pool, database, broker, topology);
   {
@@ -71,7 +86,9 @@ int run_worker(const Config& config) {
 
     log::info("worker started", {{"instance", instance},
                                  {"imageConcurrency", concurrency},
-                                 {"queue", topology.image_jobs.name},
+                                 {"aiConcurrency", ai_concurrency},
+                                 {"aiProvider", config.ai.provider},
+                                 {"queues", nlohmann::json::array({topology.image_jobs.name, topology.ai_jobs.name})},
                                  {"heartbeatSeconds", config.worker.heartbeat_seconds}});
     do {
       try {

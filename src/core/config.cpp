@@ -104,6 +104,18 @@ class Binder {
       problems_.push_back(fmt::format("{} must be true or false (got '{}')", name, *v));
     }
   }
+  void decimal(const char* name, double& field, double min, double max) {
+    auto v = find(name);
+    if (!v) return;
+    const auto s = text::trim(*v);
+    double parsed = 0;
+    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), parsed);
+    if (ec != std::errc{} || ptr != s.data() + s.size() || s.empty() || !(parsed >= min && parsed <= max)) {
+      problems_.push_back(fmt::format("{} must be a number between {} and {} (got '{}')", name, min, max, *v));
+      return;
+    }
+    field = parsed;
+  }
   void list(const char* name, std::vector<std::string>& field) {
     if (auto v = find(name)) field = split_list(*v);
   }
@@ -188,7 +200,9 @@ constexpr const char* kVariables[] = {
     "S3_REQUEST_TIMEOUT_MS", "S3_MAX_ATTEMPTS", "WORKER_INSTANCE", "WORKER_HEARTBEAT_SECONDS",
     "AMQP_URL", "QUEUE_PREFIX", "QUEUE_RETRY_DELAYS_MS", "QUEUE_DELIVERY_LIMIT", "UPLOAD_MAX_BYTES",
     "IMAGE_MAX_PIXELS", "IMAGE_MAX_FRAMES", "OUTPUT_AVIF", "IMAGEPROC_TEMP_DIR", "WORKER_IMAGE_CONCURRENCY",
-    "WORKER_STAGE_LEASE_SECONDS",
+    "WORKER_STAGE_LEASE_SECONDS", "WORKER_AI_CONCURRENCY", "AI_PROVIDER", "OPENAI_API_KEY", "OPENAI_BASE_URL",
+    "OPENAI_MODEL", "AI_INPUT_USD_PER_1K", "AI_OUTPUT_USD_PER_1K", "AI_MAX_IMAGE_DIMENSION",
+    "AI_CONNECT_TIMEOUT_MS", "AI_REQUEST_TIMEOUT_MS", "AI_DAILY_BUDGET_USD", "AI_OCR_LANGUAGE",
 };
 
 }  // namespace
@@ -269,6 +283,19 @@ std::pair<Config, std::vector<std::string>> Config::load(const EnvLookup& env,
   b.string("IMAGEPROC_TEMP_DIR", c.images.temp_dir);
   b.integer("WORKER_IMAGE_CONCURRENCY", c.worker.image_concurrency, 1, 64);
   b.integer("WORKER_STAGE_LEASE_SECONDS", c.worker.stage_lease_seconds, 30, 86400);
+  b.integer("WORKER_AI_CONCURRENCY", c.worker.ai_concurrency, 1, 64);
+  b.string("OPENAI_API_KEY", c.ai.openai_api_key);
+  b.one_of("AI_PROVIDER", c.ai.provider, {"openai", "local", "none"});
+  if (c.ai.provider.empty()) c.ai.provider = c.ai.openai_api_key.empty() ? "local" : "openai";
+  b.string("OPENAI_BASE_URL", c.ai.openai_base_url);
+  b.string("OPENAI_MODEL", c.ai.openai_model);
+  b.decimal("AI_INPUT_USD_PER_1K", c.ai.input_usd_per_1k, 0, 1000);
+  b.decimal("AI_OUTPUT_USD_PER_1K", c.ai.output_usd_per_1k, 0, 1000);
+  b.integer("AI_MAX_IMAGE_DIMENSION", c.ai.max_image_dimension, 256, 2048);
+  b.duration("AI_CONNECT_TIMEOUT_MS", c.ai.connect_timeout, 100, 60000);
+  b.duration("AI_REQUEST_TIMEOUT_MS", c.ai.request_timeout, 1000, 600000);
+  b.decimal("AI_DAILY_BUDGET_USD", c.ai.daily_budget_usd, 0, 1e6);
+  b.string("AI_OCR_LANGUAGE", c.ai.ocr_language);
   if (c.storage.local_root.empty()) c.storage.local_root = c.data_dir + "/objects";
   b.one_of("LOG_FORMAT", c.log.format, {"json", "text"});
   b.one_of("LOG_LEVEL", c.log.level, {"trace", "debug", "info", "warn", "error"});
@@ -325,6 +352,18 @@ std::vector<std::string> Config::validate(Role role) const {
       problems.push_back("S3_ENDPOINT must start with http:// or https://");
     }
   }
+  if (role == Role::Worker && ai.provider == "openai") {
+    if (ai.openai_api_key.empty()) {
+      problems.push_back("OPENAI_API_KEY is required when AI_PROVIDER=openai (or set AI_PROVIDER=local|none)");
+    }
+    if (ai.openai_base_url.rfind("http://", 0) != 0 && ai.openai_base_url.rfind("https://", 0) != 0) {
+      problems.push_back("OPENAI_BASE_URL must start with http:// or https://");
+    }
+    if (ai.openai_model.empty()) problems.push_back("OPENAI_MODEL must not be empty");
+  }
+  if (role == Role::Worker && ai.provider == "local" && ai.ocr_language.empty()) {
+    problems.push_back("AI_OCR_LANGUAGE must not be empty");
+  }
   if (serves_http && storage.backend == "local") {
     if (storage.signing_secret.size() < 32) {
       problems.push_back("STORAGE_SIGNING_SECRET must be at least 32 bytes when STORAGE_BACKEND=local");
@@ -346,11 +385,12 @@ std::string Config::redacted_summary() const {
   return fmt::format(
       "http={}:{} io_threads={} handler_threads={} database={} pool={} jwt_secret={} jwt_ttl_min={} "
       "cors_origins={} trusted_proxies={} storage={} s3_endpoint={} s3_bucket={} amqp={} queue_prefix='{}' "
-      "log={}/{}",
+      "ai={} openai_base_url={} openai_key={} log={}/{}",
       http.host, http.port, http.io_threads, http.handler_threads, redact_url(database.url),
       database.pool_size, auth.jwt_secret.empty() ? "unset" : "set", auth.jwt_ttl_minutes,
       http.cors_origins.size(), http.trusted_proxies.size(), storage.backend, storage.s3_endpoint, storage.s3_bucket,
-      redact_url(queue.amqp_url), queue.prefix, log.format, log.level);
+      redact_url(queue.amqp_url), queue.prefix, ai.provider, ai.openai_base_url,
+      ai.openai_api_key.empty() ? "unset" : "set", log.format, log.level);
 }
 
 }  // namespace imageproc

@@ -95,10 +95,25 @@ struct ImagesConfig {
                                                          // space (default: the system temp directory)
 };
 
+struct AiConfig {
+  std::string provider;            // AI_PROVIDER: openai | local | none (default: openai with a key, else local)
+  std::string openai_api_key;      // OPENAI_API_KEY: secret; required for openai
+  std::string openai_base_url = "https://api.openai.com/v1";  // OPENAI_BASE_URL: any OpenAI-compatible endpoint
+  std::string openai_model = "gpt-4.1-mini";  // OPENAI_MODEL
+  double input_usd_per_1k = 0.0004;   // AI_INPUT_USD_PER_1K: price of 1,000 prompt tokens
+  double output_usd_per_1k = 0.0016;  // AI_OUTPUT_USD_PER_1K: price of 1,000 completion tokens
+  int max_image_dimension = 1024;  // AI_MAX_IMAGE_DIMENSION (256–2048): longest side sent to the provider
+  std::chrono::milliseconds connect_timeout{5000};   // AI_CONNECT_TIMEOUT_MS
+  std::chrono::milliseconds request_timeout{60000};  // AI_REQUEST_TIMEOUT_MS: whole provider call
+  double daily_budget_usd = 0;     // AI_DAILY_BUDGET_USD: per-user spending cap per UTC day (0 = off)
+  std::string ocr_language = "eng";  // AI_OCR_LANGUAGE: Tesseract language(s) of the local provider, e.g. eng+deu
+};
+
 struct WorkerConfig {
   std::string instance;         // WORKER_INSTANCE: name in worker_heartbeats (default host-pid)
   int heartbeat_seconds = 10;   // WORKER_HEARTBEAT_SECONDS (1–300)
   int image_concurrency = 2;    // WORKER_IMAGE_CONCURRENCY: images processed at once (= total prefetch)
+  int ai_concurrency = 2;       // WORKER_AI_CONCURRENCY: AI analyses at once (raise for remote providers)
   int stage_lease_seconds = 600;  // WORKER_STAGE_LEASE_SECONDS: a stage Processing longer is presumed dead
 };
 
@@ -117,6 +132,7 @@ struct Config {
   QueueConfig queue;
   ImagesConfig images;
   WorkerConfig worker;
+  AiConfig ai;
   LogConfig log;
 
   // What a subcommand needs; validate() checks only what is relevant to it.

@@ -2,6 +2,10 @@
 
 #include "db/outbox.hpp"
 
+#include <fmt/format.h>
+
+#include <algorithm>
+
 namespace imageproc::db {
 namespace {
 
@@ -29,14 +33,54 @@ INSERT INTO jobs (id, user_id, original_key, original_filename, mime_type, file_
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 RETURNING )";
 
-constexpr const char* kClaimImage = R"(
+// One stage's statements. The AI stage runs only after the image stage Completed; failing the image stage
+// skips the AI stage with the reason shown to the owner.
+struct StageSql {
+  const char* claim;      // $1 id, $2 redelivered, $3 lease seconds
+  const char* status_of;  // → stage status, deleted
+  const char* fail;       // $1 id, $2 public message
+  const char* retry;      // $1 id, $2 reason
+};
+
+constexpr StageSql kImageSql{
+    R"(
 UPDATE jobs SET status = 'Processing', started_at = now(), completed_at = NULL
 WHERE id = $1 AND deleted_at IS NULL
   AND (status = 'Pending'
        OR (status = 'Processing' AND ($2::boolean OR started_at < now() - make_interval(secs => $3::int))))
-RETURNING )";
+RETURNING )",
+    "SELECT status, deleted_at IS NOT NULL FROM jobs WHERE id = $1",
+    R"(
+UPDATE jobs SET status = 'Error', completed_at = now(), error_message = $2, ai_status = 'Skipped',
+  ai_error_message = 'Skipped because the image stage failed.'
+WHERE id = $1 AND status = 'Processing' AND deleted_at IS NULL
+RETURNING )",
+    R"(
+UPDATE jobs SET status = 'Pending', retry_count = retry_count + 1, error_message = $2
+WHERE id = $1 AND status = 'Processing' AND deleted_at IS NULL
+RETURNING )"};
 
-constexpr const char* kStatusOf = "SELECT status, deleted_at IS NOT NULL FROM jobs WHERE id = $1";
+constexpr StageSql kAiSql{
+    R"(
+UPDATE jobs SET ai_status = 'Processing', ai_started_at = now(), ai_completed_at = NULL
+WHERE id = $1 AND deleted_at IS NULL AND status = 'Completed'
+  AND (ai_status = 'Pending'
+       OR (ai_status = 'Processing' AND ($2::boolean OR ai_started_at < now() - make_interval(secs => $3::int))))
+RETURNING )",
+    // An AI message for a job whose image stage is not Completed (re-running after a user retry) is stale:
+    // the image stage's completion queues a fresh one. Reported as done so it is acknowledged.
+    "SELECT CASE WHEN status = 'Completed' THEN ai_status ELSE 'Stale' END, deleted_at IS NOT NULL "
+    "FROM jobs WHERE id = $1",
+    R"(
+UPDATE jobs SET ai_status = 'Error', ai_completed_at = now(), ai_error_message = $2
+WHERE id = $1 AND ai_status = 'Processing' AND deleted_at IS NULL
+RETURNING )",
+    R"(
+UPDATE jobs SET ai_status = 'Pending', ai_retry_count = ai_retry_count + 1, ai_error_message = $2
+WHERE id = $1 AND ai_status = 'Processing' AND deleted_at IS NULL
+RETURNING )"};
+
+const StageSql& sql_of(Stage stage) { return stage == Stage::Image ? kImageSql : kAiSql; }
 
 constexpr const char* kCompleteImage = R"(
 UPDATE jobs SET status = 'Completed', completed_at = now(), width = $2, height = $3, outputs = $4::jsonb,
@@ -44,16 +88,22 @@ UPDATE jobs SET status = 'Completed', completed_at = now(), width = $2, height =
 WHERE id = $1 AND status = 'Processing' AND deleted_at IS NULL
 RETURNING )";
 
-constexpr const char* kFailImage = R"(
-UPDATE jobs SET status = 'Error', error_message = $2, ai_status = 'Skipped',
-  ai_error_message = 'Skipped because the image stage failed.'
-WHERE id = $1 AND status = 'Processing' AND deleted_at IS NULL
+constexpr const char* kCompleteAi = R"(
+UPDATE jobs SET ai_status = 'Completed', ai_completed_at = now(), ai_analysis = $2::jsonb, ai_error_message = NULL
+WHERE id = $1 AND ai_status = 'Processing' AND deleted_at IS NULL
 RETURNING )";
 
-constexpr const char* kRetryImage = R"(
-UPDATE jobs SET status = 'Pending', retry_count = retry_count + 1, error_message = $2
-WHERE id = $1 AND status = 'Processing' AND deleted_at IS NULL
+constexpr const char* kSkipAi = R"(
+UPDATE jobs SET ai_status = 'Skipped', ai_completed_at = now(), ai_error_message = $2
+WHERE id = $1 AND ai_status = 'Processing' AND deleted_at IS NULL
 RETURNING )";
+
+constexpr const char* kAddSpend = R"(
+INSERT INTO ai_spend (user_id, day, usd, analyses) VALUES ($1, (now() AT TIME ZONE 'UTC')::date, $2::numeric, 1)
+ON CONFLICT (user_id, day) DO UPDATE SET usd = ai_spend.usd + EXCLUDED.usd, analyses = ai_spend.analyses + 1)";
+
+constexpr const char* kSpentToday = R"(
+SELECT coalesce(sum(usd), 0)::float8 FROM ai_spend WHERE user_id = $1 AND day = (now() AT TIME ZONE 'UTC')::date)";
 
 constexpr const char* kUserRetryImage = R"(
 UPDATE jobs SET status = 'Pending', error_message = NULL, started_at = NULL, completed_at = NULL,
@@ -303,20 +353,57 @@ RetryResult JobRepository::retry_failed_stage(const std::string& id, const std::
   return {exists.rows() > 0 ? RetryRequest::NotFailed : RetryRequest::NotFound, std::nullopt};
 }
 
-Claim JobRepository::claim_image_stage(const std::string& id, bool redelivered, int lease_seconds) {
+const char* stage_name(Stage stage) { return stage == Stage::Image ? "image" : "ai"; }
+
+Claim JobRepository::claim_stage(Stage stage, const std::string& id, bool redelivered, int lease_seconds) {
+  const StageSql& sql = sql_of(stage);
   auto conn = pool_.acquire();
   Transaction tx(*conn);
-  if (auto job = first_job(conn->exec(returning(kClaimImage), params(id, redelivered, lease_seconds)))) {
+  if (auto job = first_job(conn->exec(returning(sql.claim), params(id, redelivered, lease_seconds)))) {
     enqueue_event(*conn, *job);
     tx.commit();
     return {ClaimOutcome::Claimed, std::move(job)};
   }
-  const auto r = conn->exec(kStatusOf, params(id));
+  const auto r = conn->exec(sql.status_of, params(id));
   tx.commit();
   if (r.rows() == 0 || r.get_bool(0, 1)) return {ClaimOutcome::Gone, std::nullopt};
   const auto status = r.get(0, 0);
   if (status == "Processing") return {ClaimOutcome::InProgress, std::nullopt};
   return {ClaimOutcome::AlreadyDone, std::nullopt};
+}
+
+std::optional<JobRecord> JobRepository::update_and_announce(const std::string& statement, const std::vector<Param>& values) {
+  auto conn = pool_.acquire();
+  Transaction tx(*conn);
+  auto job = first_job(conn->exec(statement, values));
+  if (job) enqueue_event(*conn, *job);
+  tx.commit();
+  return job;
+}
+
+std::optional<JobRecord> JobRepository::fail_stage(Stage stage, const std::string& id,
+                                                   const std::string& public_message) {
+  return update_and_announce(returning(sql_of(stage).fail), params(id, public_message));
+}
+
+std::optional<JobRecord> JobRepository::skip_ai_stage(const std::string& id, const std::string& reason) {
+  return update_and_announce(returning(kSkipAi), params(id, reason));
+}
+
+std::optional<JobRecord> JobRepository::schedule_retry(Stage stage, const std::string& id,
+                                                       const contracts::StageMessage& next,
+                                                       const std::string& retry_exchange,
+                                                       const std::string& retry_routing_key,
+                                                       const std::string& reason) {
+  auto conn = pool_.acquire();
+  Transaction tx(*conn);
+  auto job = first_job(conn->exec(returning(sql_of(stage).retry), params(id, reason)));
+  if (job) {
+    OutboxRepository::enqueue(*conn, retry_exchange, retry_routing_key, contracts::encode(next));
+    enqueue_event(*conn, *job);
+  }
+  tx.commit();
+  return job;
 }
 
 std::optional<JobRecord> JobRepository::complete_image_stage(const std::string& id, int width, int height,
@@ -335,29 +422,23 @@ std::optional<JobRecord> JobRepository::complete_image_stage(const std::string& 
   return job;
 }
 
-std::optional<JobRecord> JobRepository::fail_image_stage(const std::string& id, const std::string& public_message) {
+std::optional<JobRecord> JobRepository::complete_ai_stage(const std::string& id, const nlohmann::json& analysis,
+                                                          double cost_usd) {
   auto conn = pool_.acquire();
   Transaction tx(*conn);
-  auto job = first_job(conn->exec(returning(kFailImage), params(id, public_message)));
-  if (job) enqueue_event(*conn, *job);
-  tx.commit();
-  return job;
-}
-
-std::optional<JobRecord> JobRepository::schedule_image_retry(const std::string& id,
-                                                             const contracts::StageMessage& next,
-                                                             const std::string& retry_exchange,
-                                                             const std::string& retry_routing_key,
-                                                             const std::string& reason) {
-  auto conn = pool_.acquire();
-  Transaction tx(*conn);
-  auto job = first_job(conn->exec(returning(kRetryImage), params(id, reason)));
+  auto job = first_job(conn->exec(returning(kCompleteAi), params(id, analysis.dump())));
   if (job) {
-    OutboxRepository::enqueue(*conn, retry_exchange, retry_routing_key, contracts::encode(next));
+    conn->exec(kAddSpend, params(job->user_id, fmt::format("{:.8f}", std::max(cost_usd, 0.0))));
     enqueue_event(*conn, *job);
   }
   tx.commit();
   return job;
+}
+
+double JobRepository::ai_spent_today(const std::string& user_id) {
+  auto conn = pool_.acquire();
+  const auto r = conn->exec(kSpentToday, params(user_id));
+  return std::stod(r.get(0, 0));
 }
 
 }  // namespace imageproc::db

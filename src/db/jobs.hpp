@@ -4,11 +4,13 @@
 // event carrying the new JobSummary (DESIGN §6: publishing only through the outbox). So a job can never be
 // Pending with nothing queued, and every SSE client sees every change.
 //
-// Stage transitions (image stage; the AI stage mirrors it in its own columns):
-//   Pending ──claim──► Processing ──complete──► Completed (AI message queued)
-//                          │ ├──fail──► Error (AI Skipped)
+// Stage transitions (the AI stage mirrors the image stage in its ai_* columns):
+//   Pending ──claim──► Processing ──complete──► Completed (image: AI message queued)
+//                          │ ├──fail──► Error (image: AI Skipped)
+//                          │ ├──skip──► Skipped (AI only: provider `none`, budget reached)
 //                          │ └──schedule_retry──► Pending (message on a TTL'd retry queue)
 //   Error ──user retry──► Pending
+// The AI stage is claimed only once the image stage is Completed.
 // Claims are conditional UPDATEs, so a duplicate delivery of a finished stage changes nothing. Reads for users
 // always filter by user_id and deleted_at: another user's job is indistinguishable from a missing one.
 // Thread-safe (each call leases its own connection).
@@ -106,6 +108,9 @@ struct Claim {
   std::optional<JobRecord> job;  // set when Claimed
 };
 
+enum class Stage { Image, Ai };
+const char* stage_name(Stage stage);  // "image" | "ai"
+
 enum class RetryRequest { Requeued, NotFailed, NotFound };
 
 struct RetryResult {
@@ -134,24 +139,37 @@ class JobRepository {
   // Re-queues the failed stage: the image stage when it is in Error, else the AI stage when that is in Error.
   RetryResult retry_failed_stage(const std::string& id, const std::string& user_id, const std::string& trace_id);
 
-  // --- image stage (worker) ---
-  // Takes the image stage: Pending, or Processing when this is a redelivery or the holder's lease has expired
-  // (its worker died).
-  Claim claim_image_stage(const std::string& id, bool redelivered, int lease_seconds);
+  // --- both stages (worker) ---
+  // Takes the stage: Pending, or Processing when this is a redelivery or the holder's lease has expired (its
+  // worker died). The AI stage only once the image stage is Completed.
+  Claim claim_stage(Stage stage, const std::string& id, bool redelivered, int lease_seconds);
+  // Error with a public message (image stage: the AI stage becomes Skipped). nullopt when the stage is no
+  // longer Processing or the job was deleted.
+  std::optional<JobRecord> fail_stage(Stage stage, const std::string& id, const std::string& public_message);
+  // Back to Pending with the message for the next attempt published to `retry_exchange`/`retry_routing_key`
+  // (a TTL'd queue that returns it to the work queue). `reason` is kept in the stage's error message meanwhile.
+  std::optional<JobRecord> schedule_retry(Stage stage, const std::string& id, const contracts::StageMessage& next,
+                                          const std::string& retry_exchange, const std::string& retry_routing_key,
+                                          const std::string& reason);
+
+  // --- image stage ---
   // Records the results and queues the AI stage. nullopt when the job is no longer this stage's (deleted).
   std::optional<JobRecord> complete_image_stage(const std::string& id, int width, int height,
                                                 const nlohmann::json& outputs, const nlohmann::json& metadata,
                                                 const std::string& trace_id);
-  // Error with a public message; the AI stage becomes Skipped.
-  std::optional<JobRecord> fail_image_stage(const std::string& id, const std::string& public_message);
-  // Back to Pending with the message for the next attempt published to `retry_exchange`/`retry_routing_key`
-  // (a TTL'd queue that returns it to the work queue). `reason` is kept in error_message meanwhile.
-  std::optional<JobRecord> schedule_image_retry(const std::string& id, const contracts::StageMessage& next,
-                                                const std::string& retry_exchange,
-                                                const std::string& retry_routing_key, const std::string& reason);
+
+  // --- AI stage ---
+  // Records the analysis (DESIGN §4 aiAnalysis) and adds `cost_usd` to the owner's spending of the UTC day.
+  std::optional<JobRecord> complete_ai_stage(const std::string& id, const nlohmann::json& analysis, double cost_usd);
+  // Skipped with the reason shown to the owner (provider `none`, daily budget reached).
+  std::optional<JobRecord> skip_ai_stage(const std::string& id, const std::string& reason);
+  // What the user's analyses have cost since 00:00 UTC (kept after jobs are deleted).
+  double ai_spent_today(const std::string& user_id);
 
  private:
   void enqueue_event(Connection& conn, const JobRecord& job, bool deleted = false);
+  // Runs a RETURNING update and, when it changed the job, queues the event, in one transaction.
+  std::optional<JobRecord> update_and_announce(const std::string& statement, const std::vector<Param>& values);
   void enqueue_stage(Connection& conn, const std::string& routing_key, const JobRecord& job,
                      const std::string& trace_id);
 

@@ -3,7 +3,7 @@
 // subcommand that touches pixels, before any imaging call, and pass it by reference to whatever needs it.
 //
 // libvips itself is process-global (its init, operation cache and thread pool), so at most one VipsRuntime
-// may exist at a time; constructing a second throws. `vips_shutdown()` is deliberately not called on
+// may exist at a time; constructing a second throws. One may be built again after the previous one is gone. `vips_shutdown()` is deliberately not called on
 // destruction: libvips cannot be re-initialised after it, and glib keeps worker threads that it would race
 // with at exit.
 

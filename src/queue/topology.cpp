@@ -51,4 +51,15 @@ const std::string& Topology::retry_queue_for(const WorkQueue& queue, int attempt
   return queue.retry_queues.at(index);
 }
 
+const std::string& Topology::retry_queue_for(const WorkQueue& queue, int attempt,
+                                             std::chrono::milliseconds at_least) const {
+  const int count = static_cast<int>(queue.retry_queues.size());
+  int index = std::clamp(attempt, 1, count) - 1;
+  while (index + 1 < count && index < static_cast<int>(retry_delays.size()) &&
+         retry_delays[static_cast<std::size_t>(index)] < at_least) {
+    ++index;
+  }
+  return queue.retry_queues.at(static_cast<std::size_t>(index));
+}
+
 }  // namespace imageproc::queue

@@ -67,6 +67,9 @@ struct Topology {
 
   // The retry queue for the given attempt (1-based; attempts past the last delay use the last one).
   const std::string& retry_queue_for(const WorkQueue& queue, int attempt) const;
+  // The same, but waiting at least `at_least` (a provider's Retry-After) when a configured delay is that long;
+  // otherwise the longest delay.
+  const std::string& retry_queue_for(const WorkQueue& queue, int attempt, std::chrono::milliseconds at_least) const;
 };
 
 }  // namespace imageproc::queue

@@ -25,7 +25,10 @@ struct ImageStage::Outcome {
 
 ImageStage::ImageStage(db::JobRepository& jobs, storage::ObjectStore& store, queue::Topology topology,
                        ImageStageSettings settings)
-    : jobs_(jobs), store_(store), topology_(std::move(topology)), settings_(std::move(settings)) {}
+    : jobs_(jobs),
+      store_(store),
+      flow_(jobs, std::move(topology), db::Stage::Image, settings.lease_seconds),
+      settings_(std::move(settings)) {}
 
 ImageStage::Outcome ImageStage::process(const db::JobRecord& job) {
   Outcome outcome;
@@ -72,55 +75,11 @@ ImageStage::Outcome ImageStage::process(const db::JobRecord& job) {
   return outcome;
 }
 
-void ImageStage::retry_or_fail(const contracts::StageMessage& message, const std::string& reason) {
-  const int max_attempts = static_cast<int>(topology_.retry_delays.size()) + 1;
-  if (message.attempt >= max_attempts) {
-    jobs_.fail_image_stage(message.job_id,
-                           reason + " Gave up after " + std::to_string(max_attempts) + " attempts.");
-    log::warn("image stage gave up", {{"jobId", message.job_id}, {"attempts", max_attempts}});
-    return;
-  }
-  contracts::StageMessage next = message;
-  next.attempt = message.attempt + 1;
-  const auto& retry_queue = topology_.retry_queue_for(topology_.image_jobs, message.attempt);
-  jobs_.schedule_image_retry(message.job_id, next, topology_.retry_exchange, retry_queue,
-                             reason + " Retrying (attempt " + std::to_string(next.attempt) + " of " +
-                                 std::to_string(max_attempts) + ").");
-  log::info("image stage retry scheduled",
-            {{"jobId", message.job_id}, {"attempt", next.attempt}, {"queue", retry_queue}});
-}
-
 queue::Disposition ImageStage::handle(const queue::Delivery& delivery) {
-  contracts::StageMessage message;
-  try {
-    message = contracts::decode_stage_message(delivery.body);
-  } catch (const contracts::MalformedMessage& e) {
-    log::error("malformed image-stage message dead-lettered", {{"error", e.what()}});
-    return queue::Disposition::DeadLetter;
-  }
-
-  const bool redelivered = delivery.redelivered || delivery.delivery_count > 0;
-  const auto claim = jobs_.claim_image_stage(message.job_id, redelivered, settings_.lease_seconds);
-  switch (claim.outcome) {
-    case db::ClaimOutcome::Gone:
-      log::info("message for a deleted or unknown job dropped", {{"jobId", message.job_id}});
-      return queue::Disposition::Ack;
-    case db::ClaimOutcome::AlreadyDone:
-    case db::ClaimOutcome::InProgress:
-      log::info("duplicate image-stage delivery skipped", {{"jobId", message.job_id}});
-      return queue::Disposition::Ack;
-    case db::ClaimOutcome::Claimed: break;
-  }
-  const db::JobRecord& job = *claim.job;
-
-  // The broker dead-letters a message after its delivery limit; if earlier deliveries of this one all died
-  // mid-processing (crash, OOM kill), stop here with a visible Error instead of letting it vanish.
-  if (delivery.delivery_count >= topology_.delivery_limit - 1) {
-    jobs_.fail_image_stage(job.id, "Processing stopped unexpectedly several times; the image cannot be processed.");
-    log::error("image stage abandoned after repeated interrupted deliveries",
-               {{"jobId", job.id}, {"deliveries", delivery.delivery_count + 1}});
-    return queue::Disposition::Ack;
-  }
+  const auto start = flow_.begin(delivery);
+  if (!start.job) return start.disposition;
+  const contracts::StageMessage& message = start.message;
+  const db::JobRecord& job = *start.job;
 
   log::info("image stage started", {{"jobId", job.id}, {"attempt", message.attempt}, {"traceId", message.trace_id}});
   const auto started = std::chrono::steady_clock::now();
@@ -147,10 +106,10 @@ queue::Disposition ImageStage::handle(const queue::Delivery& delivery) {
       break;
     }
     case Outcome::Kind::Permanent:
-      jobs_.fail_image_stage(job.id, outcome.public_message);
+      jobs_.fail_stage(db::Stage::Image, job.id, outcome.public_message);
       break;
     case Outcome::Kind::Transient:
-      retry_or_fail(message, outcome.public_message);
+      flow_.retry_or_fail(message, outcome.public_message);
       break;
   }
   return queue::Disposition::Ack;

@@ -2,8 +2,7 @@
 // The image stage consumer (DESIGN §6, §7): one delivery of image-jobs in, the job row updated (with its
 // outbox messages) before the delivery is acknowledged.
 //
-//   1. decode the message (malformed → dead-letter);
-//   2. claim the stage with a conditional UPDATE (a finished, deleted or busy job → ack and skip);
+//   1–2. decode, claim, crash guard (StageFlow);
 //   3. fetch the original to a private temp dir, run imaging::process_image, upload every output under its
 //      deterministic key (processed/{userId}/{jobId}/{name}.{format}, so a re-run overwrites);
 //   4. record Completed + outputs + metadata and queue the AI stage — or Error with a readable message for
@@ -20,6 +19,7 @@
 #include "queue/consumer.hpp"
 #include "queue/topology.hpp"
 #include "storage/object_store.hpp"
+#include "worker/stage_flow.hpp"
 
 namespace imageproc::worker {
 
@@ -39,11 +39,10 @@ class ImageStage {
  private:
   struct Outcome;
   Outcome process(const db::JobRecord& job);
-  void retry_or_fail(const contracts::StageMessage& message, const std::string& reason);
 
   db::JobRepository& jobs_;
   storage::ObjectStore& store_;
-  queue::Topology topology_;
+  StageFlow flow_;
   ImageStageSettings settings_;
 };
 

@@ -171,6 +171,7 @@ std::map<std::string, std::string> stack_env(const TestDatabase& db) {
       {"STORAGE_SIGNING_SECRET", "integration-test-storage-secret-0123456789"},
       {"STORAGE_LOCAL_DIR", objects_dir_for(db)},
       {"LOG_FORMAT", "json"},
+      {"AI_PROVIDER", "none"},  // the AI tests choose their provider; the others need no analysis
   };
 }
 

@@ -138,3 +138,65 @@ TEST(Config, SummaryAndRedactionHideSecrets) {
 }
 
 }  // namespace
+
+namespace {
+
+std::vector<std::string> worker_problems(std::map<std::string, std::string> vars) {
+  vars.emplace("DATABASE_URL", "postgresql://u:p@127.0.0.1/db");
+  vars.emplace("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f");
+  auto [c, problems] = Config::load(env_of(vars));
+  auto more = c.validate(Config::Role::Worker);
+  problems.insert(problems.end(), more.begin(), more.end());
+  return problems;
+}
+
+}  // namespace
+
+TEST(Config, AiProviderDefaultsToLocalWithoutAKeyAndToOpenAiWithOne) {
+  EXPECT_EQ(Config::load(env_of({})).first.ai.provider, "local");
+  const auto with_key = Config::load(env_of({{"OPENAI_API_KEY", "sk-test"}})).first;
+  EXPECT_EQ(with_key.ai.provider, "openai");
+  EXPECT_EQ(with_key.ai.openai_model, "gpt-4.1-mini");
+  EXPECT_EQ(with_key.ai.max_image_dimension, 1024);
+  EXPECT_EQ(with_key.ai.daily_budget_usd, 0);
+  EXPECT_EQ(Config::load(env_of({{"OPENAI_API_KEY", "sk-test"}, {"AI_PROVIDER", "none"}})).first.ai.provider, "none");
+}
+
+TEST(Config, OpenAiWithoutAKeyRefusesToStartTheWorker) {
+  const auto problems = worker_problems({{"AI_PROVIDER", "openai"}});
+  EXPECT_TRUE(mentions(problems, "OPENAI_API_KEY is required when AI_PROVIDER=openai"));
+  EXPECT_TRUE(worker_problems({{"AI_PROVIDER", "openai"}, {"OPENAI_API_KEY", "sk-test"}}).empty());
+  EXPECT_TRUE(worker_problems({{"AI_PROVIDER", "local"}}).empty());
+}
+
+TEST(Config, AiNumbersAreParsedAndRangeChecked) {
+  auto [c, problems] = Config::load(env_of({{"AI_INPUT_USD_PER_1K", "0.0025"},
+                                            {"AI_OUTPUT_USD_PER_1K", "0.01"},
+                                            {"AI_DAILY_BUDGET_USD", "1.5"},
+                                            {"AI_MAX_IMAGE_DIMENSION", "512"},
+                                            {"WORKER_AI_CONCURRENCY", "8"}}));
+  EXPECT_TRUE(problems.empty());
+  EXPECT_DOUBLE_EQ(c.ai.input_usd_per_1k, 0.0025);
+  EXPECT_DOUBLE_EQ(c.ai.output_usd_per_1k, 0.01);
+  EXPECT_DOUBLE_EQ(c.ai.daily_budget_usd, 1.5);
+  EXPECT_EQ(c.ai.max_image_dimension, 512);
+  EXPECT_EQ(c.worker.ai_concurrency, 8);
+
+  const auto bad = Config::load(env_of({{"AI_INPUT_USD_PER_1K", "cheap"},
+                                        {"AI_DAILY_BUDGET_USD", "-1"},
+                                        {"AI_MAX_IMAGE_DIMENSION", "4096"},
+                                        {"AI_PROVIDER", "gemini"},
+                                        {"OPENAI_BASE_URL", "ftp://x"}}));
+  EXPECT_TRUE(mentions(bad.second, "AI_INPUT_USD_PER_1K"));
+  EXPECT_TRUE(mentions(bad.second, "AI_DAILY_BUDGET_USD"));
+  EXPECT_TRUE(mentions(bad.second, "AI_MAX_IMAGE_DIMENSION"));
+  EXPECT_TRUE(mentions(bad.second, "AI_PROVIDER"));
+  EXPECT_TRUE(mentions(worker_problems({{"AI_PROVIDER", "openai"}, {"OPENAI_API_KEY", "k"}, {"OPENAI_BASE_URL", "ftp://x"}}),
+                       "OPENAI_BASE_URL"));
+}
+
+TEST(Config, TheOpenAiKeyNeverAppearsInTheLoggedSummary) {
+  const auto c = Config::load(env_of({{"OPENAI_API_KEY", "sk-very-secret-value"}})).first;
+  EXPECT_EQ(c.redacted_summary().find("sk-very-secret"), std::string::npos);
+  EXPECT_NE(c.redacted_summary().find("openai_key=set"), std::string::npos);
+}

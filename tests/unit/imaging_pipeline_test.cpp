@@ -510,5 +510,47 @@ TEST_F(ImagingPipelineTest, RejectsAllowedButOversizedSideAndEmptyFiles) {
   EXPECT_NE(reject_message([&] { probe_image(empty, {}); }), "");
 }
 
+// The AI stage's input: what a provider receives must be upright, small and carry nothing but pixels.
+TEST_F(ImagingPipelineTest, AnalysisJpegIsUprightFittedAndFreeOfMetadata) {
+  const fs::path input = dir_ / "camera.jpg";
+  marked_picture(3000, 2000).jpegsave(input.c_str());
+  exiftool_write(input, "-n -Orientation=6 -Make=TestCam -Model=Model-X -GPSLatitude=48.8584 -GPSLatitudeRef=N "
+                        "-GPSLongitude=2.2945 -GPSLongitudeRef=E");
+  const auto encoded = analysis_jpeg(input, 1024);
+  EXPECT_EQ(encoded.mime_type, "image/jpeg");
+  EXPECT_EQ(encoded.width, 683);  // orientation 6: 3000×2000 stands up as 2000×3000
+  EXPECT_EQ(encoded.height, 1024);
+  ASSERT_GE(encoded.bytes.size(), 2u);
+  EXPECT_EQ(static_cast<unsigned char>(encoded.bytes[0]), 0xFF);
+  EXPECT_EQ(static_cast<unsigned char>(encoded.bytes[1]), 0xD8);
+  EXPECT_EQ(encoded.bytes.find("Exif"), std::string::npos);
+  EXPECT_EQ(encoded.bytes.find("TestCam"), std::string::npos);
+  EXPECT_EQ(encoded.bytes.find("ICC_PROFILE"), std::string::npos);
+  const VImage back = VImage::new_from_buffer(encoded.bytes.data(), encoded.bytes.size(), "");
+  EXPECT_EQ(back.width(), 683);
+  EXPECT_EQ(back.height(), 1024);
+  // Rotated 90° clockwise: the red block (top-left in the file) is now top-right.
+  EXPECT_TRUE(near_colour(back.getpoint(back.width() - 20, 20), kRed));
+}
+
+TEST_F(ImagingPipelineTest, AnalysisJpegIsNeverUpscaledAndFlattensAlphaOnWhite) {
+  const fs::path input = dir_ / "logo.png";
+  VImage transparent = VImage::black(300, 200, VImage::option()->set("bands", 4)).cast(VIPS_FORMAT_UCHAR)
+                           .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB));
+  transparent.pngsave(input.c_str());
+  const auto encoded = analysis_jpeg(input, 2048);
+  EXPECT_EQ(encoded.width, 300);
+  EXPECT_EQ(encoded.height, 200);
+  const VImage back = VImage::new_from_buffer(encoded.bytes.data(), encoded.bytes.size(), "");
+  EXPECT_EQ(back.bands(), 3);
+  EXPECT_TRUE(near_colour(back.getpoint(150, 100), {255, 255, 255}, 5));
+}
+
+TEST_F(ImagingPipelineTest, AnalysisJpegRefusesUndecodableInput) {
+  const fs::path input = dir_ / "broken.jpg";
+  std::ofstream(input, std::ios::binary) << std::string("\xFF\xD8\xFF\xE0 not really a jpeg", 22);
+  EXPECT_THROW(analysis_jpeg(input, 1024), ImageRejected);
+}
+
 }  // namespace
 }  // namespace imageproc::imaging

@@ -56,3 +56,20 @@ TEST(Topology, RetryQueuesBackOffAndExpireIntoTheWorkQueue) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Topology, RetryAfterPicksTheFirstDelayThatIsLongEnough) {
+  using std::chrono::milliseconds;
+  using std::chrono::seconds;
+  const auto t = Topology::make("", {seconds(2), seconds(10), seconds(60)});
+  const auto& q = t.ai_jobs;
+  EXPECT_EQ(t.retry_queue_for(q, 1, milliseconds(0)), q.retry_queues[0]);
+  EXPECT_EQ(t.retry_queue_for(q, 1, seconds(2)), q.retry_queues[0]);
+  EXPECT_EQ(t.retry_queue_for(q, 1, seconds(7)), q.retry_queues[1]);
+  EXPECT_EQ(t.retry_queue_for(q, 1, seconds(30)), q.retry_queues[2]);
+  EXPECT_EQ(t.retry_queue_for(q, 1, seconds(3600)), q.retry_queues[2]);  // the longest there is
+  EXPECT_EQ(t.retry_queue_for(q, 3, seconds(1)), q.retry_queues[2]);     // never shorter than the attempt's own
+}
+
+}  // namespace
