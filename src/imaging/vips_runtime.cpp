@@ -33,7 +33,9 @@ VipsRuntime::VipsRuntime(const VipsConfig& config) : config_(config) {
 }
 
 VipsRuntime::~VipsRuntime() {
-  vips_cache_drop_all();
+  // Empty the operation cache but keep it: vips_cache_drop_all() also frees the cache's table, which only
+  // vips_init creates (once per process), so the next VipsRuntime's first cached operation would crash.
+  vips_cache_set_max(0);
   vips_thread_shutdown();
   g_runtime_alive = false;
 }
