@@ -708,7 +708,11 @@ int run_up(Config config, const std::string& self_path) {
       {"LOG_FORMAT", config.log.format},
   };
   ChildProcess api("api", {self_path, "api"}, env);
-  ChildProcess worker("worker", {self_path, "worker"}, env);
+  // libgomp (under Tesseract) reads OMP_THREAD_LIMIT once, when it loads: one core per OCR call, so that
+  // WORKER_AI_CONCURRENCY really bounds the local provider's CPU use.
+  auto worker_env = env;
+  if (std::getenv("OMP_THREAD_LIMIT") == nullptr) worker_env["OMP_THREAD_LIMIT"] = "1";
+  ChildProcess worker("worker", {self_path, "worker"}, worker_env);
 
   const std::string host = config.http.host == "0.0.0.0" ? "127.0.0.1" : config.http.host;
   // Print the URL only once it answers, so the first click works.

@@ -76,9 +76,9 @@ TEST_F(AiTest, LocalProviderReadsTheTextOfAnUploadedDocumentAndMakesItSearchable
 
   // The OCR text feeds the gallery search.
   const auto found = api_->get("/api/images?q=invoice", bearer(token)).json();
-  ASSERT_EQ(found["total"], 1) << found.dump();
+  ASSERT_EQ(found["totalCount"], 1) << found.dump();
   EXPECT_EQ(found["items"][0]["id"], id);
-  EXPECT_EQ(api_->get("/api/images?q=zebra", bearer(token)).json()["total"], 0);
+  EXPECT_EQ(api_->get("/api/images?q=zebra", bearer(token)).json()["totalCount"], 0);
 }
 
 TEST_F(AiTest, ProviderNoneSkipsTheStageWithItsReason) {
