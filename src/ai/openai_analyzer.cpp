@@ -1,13 +1,11 @@
 #include "ai/openai_analyzer.hpp"
 
-#include <curl/curl.h>
-
 #include <algorithm>
 #include <map>
 #include <memory>
-#include <mutex>
 
 #include "core/crypto.hpp"
+#include "core/curl_support.hpp"
 #include "core/logging.hpp"
 
 namespace imageproc::ai {
@@ -130,20 +128,6 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
   return n;
 }
 
-bool is_permanent_curl_error(CURLcode code) {
-  switch (code) {
-    case CURLE_UNSUPPORTED_PROTOCOL:
-    case CURLE_URL_MALFORMAT:
-    case CURLE_NOT_BUILT_IN:
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_CIPHER:
-      return true;
-    default:
-      return false;
-  }
-}
 
 std::optional<std::chrono::seconds> retry_after_of(const HttpResult& r) {
   if (auto it = r.headers.find("retry-after-ms"); it != r.headers.end()) {
@@ -171,7 +155,6 @@ std::string provider_message(const std::string& body) {
   return {};
 }
 
-std::once_flag g_curl_init;
 
 }  // namespace
 
@@ -209,7 +192,7 @@ std::optional<std::chrono::seconds> parse_retry_after(const std::string& value,
 
 OpenAiAnalyzer::OpenAiAnalyzer(OpenAiSettings settings) : settings_(std::move(settings)) {
   settings_.validate();
-  std::call_once(g_curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  ensure_curl_initialised();
   std::string base = settings_.base_url;
   while (!base.empty() && base.back() == '/') base.pop_back();
   endpoint_ = base + "/chat/completions";

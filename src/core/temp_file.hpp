@@ -40,6 +40,7 @@ class TempDir {
   ~TempDir();  // removes the directory and everything in it (errors ignored)
 
   const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(std::string_view name) const { return path_ / name; }
 
  private:
   explicit TempDir(std::filesystem::path path) : path_(std::move(path)) {}

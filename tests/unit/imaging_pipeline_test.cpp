@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "core/temp_file.hpp"
+
 #include <array>
 #include <cstdio>
 #include <filesystem>
@@ -27,23 +29,6 @@ namespace {
 namespace fs = std::filesystem;
 using vips::VImage;
 
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = fs::temp_directory_path() / ("imaging-test-" + std::to_string(rd()) + std::to_string(rd()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-  fs::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  fs::path path_;
-};
 
 using imageproc::testing::run_command;
 
@@ -117,7 +102,7 @@ class ImagingPipelineTest : public ::testing::Test {
     }
   }
 
-  TempDir dir_;
+  TempDir dir_ = TempDir::create(fs::temp_directory_path(), "imaging-test-");
   static VipsRuntime* runtime_;
 };
 

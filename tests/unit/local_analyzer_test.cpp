@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "core/temp_file.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
@@ -32,23 +34,6 @@ namespace {
 namespace fs = std::filesystem;
 using vips::VImage;
 
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ =
-        fs::temp_directory_path() / ("local-analyzer-test-" + std::to_string(rd()) + std::to_string(rd()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  fs::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  fs::path path_;
-};
 
 VImage solid(int width, int height, std::vector<double> rgb) {
   return (VImage::black(width, height, VImage::option()->set("bands", 3)) + rgb).cast(VIPS_FORMAT_UCHAR);
@@ -105,7 +90,7 @@ class LocalAnalyzerTest : public ::testing::Test {
 
   static inline imaging::VipsRuntime* runtime_ = nullptr;
   static inline LocalAnalyzer* analyzer_ = nullptr;
-  TempDir dir_;
+  TempDir dir_ = TempDir::create(fs::temp_directory_path(), "local-analyzer-test-");
   int counter_ = 0;
 };
 

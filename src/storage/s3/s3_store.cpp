@@ -1,8 +1,8 @@
 #include "storage/s3/s3_store.hpp"
 
+#include "core/curl_support.hpp"
 #include "core/text.hpp"
 
-#include <curl/curl.h>
 #include <openssl/evp.h>
 
 #include <algorithm>
@@ -287,21 +287,6 @@ bool is_retryable_code(const std::string& code) {
          code == "ServiceUnavailable" || code == "Throttling" || code == "ThrottlingException";
 }
 
-// Curl failures that are the configuration's fault: retrying cannot help.
-bool is_permanent_curl_error(CURLcode code) {
-  switch (code) {
-    case CURLE_UNSUPPORTED_PROTOCOL:
-    case CURLE_URL_MALFORMAT:
-    case CURLE_NOT_BUILT_IN:
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_CIPHER:
-      return true;
-    default:
-      return false;
-  }
-}
 
 std::chrono::milliseconds backoff_delay(const S3Tuning& tuning, int attempt) {
   thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -311,7 +296,6 @@ std::chrono::milliseconds backoff_delay(const S3Tuning& tuning, int attempt) {
   return std::chrono::milliseconds(pick(rng));
 }
 
-std::once_flag g_curl_init;
 
 }  // namespace
 
@@ -433,7 +417,7 @@ class S3ObjectStore::CircuitBreaker {
 
 S3ObjectStore::S3ObjectStore(StorageConfig config, S3Tuning tuning)
     : config_(std::move(config)), tuning_(tuning) {
-  std::call_once(g_curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  ensure_curl_initialised();
   if (config_.s3_bucket.empty()) fail(StorageErrorKind::Permanent, "S3_BUCKET is required");
   if (config_.s3_region.empty()) fail(StorageErrorKind::Permanent, "S3_REGION is required");
   if (config_.s3_access_key_id.empty() || config_.s3_secret_access_key.empty()) {
