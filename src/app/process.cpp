@@ -6,6 +6,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <stdexcept>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -42,6 +43,7 @@ ChildProcess::ChildProcess(std::string name, std::vector<std::string> argv,
 
   int fds[2];
   if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
+  const pid_t parent = getpid();
   pid_ = fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
@@ -58,6 +60,11 @@ ChildProcess::ChildProcess(std::string name, std::vector<std::string> argv,
     if (run_as) {
       if (setgroups(0, nullptr) != 0 || setgid(run_as->gid) != 0 || setuid(run_as->uid) != 0) _exit(126);
     }
+    // A parent that dies without stopping its children (SIGKILL, a crash) must not leave them running: they
+    // get SIGTERM. Set after the credential change, which clears it; the check closes the race with a
+    // parent that died before this line.
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) _exit(1);
     execve(args[0], args.data(), envp.data());
     const char msg[] = "exec failed\n";
     (void)!write(STDERR_FILENO, msg, sizeof msg - 1);

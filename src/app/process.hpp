@@ -2,7 +2,9 @@
 // Child-process supervision for `imageproc up`: spawn with an environment, optionally as another user (the
 // PostgreSQL server refuses to run as root), in its own process group so the terminal's Ctrl-C reaches only
 // the supervisor, which then stops children in order. Output lines are relayed with a "[name] " prefix.
-// Not thread-safe per instance; the relay runs on its own thread.
+// Not thread-safe per instance; the relay runs on its own thread. A child gets SIGTERM when the thread that
+// started it ends (Linux's parent-death signal), so a supervisor killed outright leaves nothing running: start
+// children from a thread that outlives them.
 
 #include <chrono>
 #include <functional>

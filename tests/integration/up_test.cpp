@@ -94,6 +94,26 @@ std::vector<std::string> broker_processes(const fs::path& data_dir) {
   return found;
 }
 
+// Processes started by an `up` of this data dir (api, worker): their environment names it.
+std::vector<std::string> stack_children(const fs::path& data_dir) {
+  const std::string marker = "IMAGEPROC_DATA_DIR=" + data_dir.string();
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+    const std::string pid = entry.path().filename().string();
+    if (!std::all_of(pid.begin(), pid.end(), [](unsigned char c) { return std::isdigit(c); })) continue;
+    std::string cmdline = read_file(entry.path() / "cmdline");
+    if (cmdline.empty()) continue;  // zombies
+    std::string environ = read_file(entry.path() / "environ");
+    std::replace(environ.begin(), environ.end(), '\0', '\n');
+    if ((environ + "\n").find(marker + "\n") == std::string::npos) continue;
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    if (cmdline.find(" up") != std::string::npos) continue;  // the supervisor itself
+    found.push_back(pid + ": " + cmdline);
+  }
+  return found;
+}
+
 TEST(Up, StartsTheStackStopsOnCtrlCAndKeepsItsData) {
   char tmpl[] = "/tmp/imageproc-up-test.XXXXXX";
   const fs::path data_dir = ::mkdtemp(tmpl);
@@ -163,11 +183,19 @@ TEST(Up, StartsTheStackStopsOnCtrlCAndKeepsItsData) {
     }
     EXPECT_EQ(depth, 1u);
 
-    again.process.process().signal(SIGTERM);
-    ASSERT_TRUE(again.process.process().wait(std::chrono::seconds(60)));
-    EXPECT_EQ(again.process.process().exit_code(), 0);
+    // Killed outright, the supervisor cannot stop its children in order: they stop themselves (parent-death
+    // signal) instead of running on unsupervised.
+    EXPECT_FALSE(stack_children(data_dir).empty());
+    again.process.process().signal(SIGKILL);
+    ASSERT_TRUE(again.process.process().wait(std::chrono::seconds(10)));
+  }
+  for (const auto deadline = std::chrono::steady_clock::now() + 60s;
+       (!broker_processes(data_dir).empty() || !stack_children(data_dir).empty()) &&
+       std::chrono::steady_clock::now() < deadline;) {
+    std::this_thread::sleep_for(200ms);
   }
   EXPECT_EQ(broker_processes(data_dir), std::vector<std::string>{});
+  EXPECT_EQ(stack_children(data_dir), std::vector<std::string>{});
   std::error_code ec;
   fs::remove_all(data_dir, ec);
 }
