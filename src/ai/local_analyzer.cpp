@@ -180,12 +180,9 @@ class LocalAnalyzer::EngineLease {
 
 LocalAnalyzer::LocalAnalyzer(LocalAnalyzerSettings settings) : settings_(std::move(settings)) {
   settings_.validate();
-  // Tesseract's LSTM parallelises with OpenMP; the pool already runs one OCR per engine, and one core per
-  // call keeps `ocr_instances` calls from oversubscribing the worker. An operator's own setting wins.
-  // (libgomp reads the variable when it is loaded, so the process environment is what really counts; this
-  // covers a late-loaded libgomp.)
-  setenv("OMP_THREAD_LIMIT", "1", 0);
-
+  // Tesseract's LSTM parallelises with OpenMP, and libgomp reads OMP_THREAD_LIMIT only when it loads, at
+  // process start: the worker's environment must carry OMP_THREAD_LIMIT=1 (`up` sets it) so that
+  // `ocr_instances` calls use that many cores rather than oversubscribing them.
   const char* datapath = settings_.tessdata_dir.empty() ? nullptr : settings_.tessdata_dir.c_str();
   for (int i = 0; i < settings_.ocr_instances; ++i) {
     auto engine = std::make_unique<tesseract::TessBaseAPI>();
@@ -238,8 +235,9 @@ Analysis LocalAnalyzer::analyze(const AnalysisInput& input) {
     facts.pixels.luma_range = (grey_image.percent(99.9) - grey_image.percent(0.1)) / 255.0;
     grey = to_memory(grey_image);
   } catch (const VError& e) {
-    throw AnalysisError(AnalysisError::Kind::Permanent, "The image could not be read for analysis.",
-                        std::string("local analyzer: decode failed: ") + e.what());
+    const std::string detail = std::string("local analyzer: decode failed: ") + e.what();
+    vips_error_clear();
+    throw AnalysisError(AnalysisError::Kind::Permanent, "The image could not be read for analysis.", detail);
   }
 
   OcrResult ocr;
