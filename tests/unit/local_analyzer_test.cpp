@@ -20,14 +20,6 @@
 #include "imaging/pipeline.hpp"
 #include "imaging/vips_runtime.hpp"
 
-// VImage::text renders through Pango, whose fontconfig cache lives until exit and is never freed:
-// LeakSanitizer would fail the whole unit_tests run for it. Only allocations made inside libfontconfig are
-// exempt; leaks of ours, libvips' or Tesseract's still fail. (This hook is read by ASan builds and ignored
-// otherwise; it must be defined once per binary.)
-extern "C" const char* __lsan_default_suppressions() {
-  return "leak:libfontconfig.so\n";
-}
-
 namespace imageproc::ai {
 namespace {
 
