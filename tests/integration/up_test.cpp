@@ -14,6 +14,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <thread>
 
@@ -71,47 +72,45 @@ std::string logged_amqp_url(ImageprocProcess& up) {
   return line->substr(start, line->find(' ', start) - start);
 }
 
-// Running beam.smp/epmd processes of the data dir's RabbitMQ node: the node's command line names its HOME
-// under the data dir, its epmd's names the epmd port kept there. Zombies (their command line is empty) do not
-// count.
-std::vector<std::string> broker_processes(const fs::path& data_dir) {
-  std::string epmd_port = read_file(data_dir / "rabbitmq" / "epmd-port");
-  epmd_port.erase(std::remove(epmd_port.begin(), epmd_port.end(), '\n'), epmd_port.end());
-  const std::string epmd_args = epmd_port.empty() ? std::string() : "-port " + epmd_port + " ";
+// "pid: command line" of every running process for which `keep(proc_dir, command_line)` holds. Zombies
+// (their command line is empty) do not count.
+std::vector<std::string> processes_where(
+    const std::function<bool(const fs::path& proc_dir, const std::string& cmdline)>& keep) {
   std::vector<std::string> found;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator("/proc", ec)) {
     const std::string pid = entry.path().filename().string();
     if (!std::all_of(pid.begin(), pid.end(), [](unsigned char c) { return std::isdigit(c); })) continue;
     std::string cmdline = read_file(entry.path() / "cmdline");
+    if (cmdline.empty()) continue;
     std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
-    if (cmdline.find("beam.smp") == std::string::npos && cmdline.find("epmd") == std::string::npos) continue;
-    if (cmdline.find(data_dir.string()) != std::string::npos ||
-        (!epmd_args.empty() && cmdline.find(epmd_args) != std::string::npos)) {
-      found.push_back(pid + ": " + cmdline);
-    }
+    if (keep(entry.path(), cmdline)) found.push_back(pid + ": " + cmdline);
   }
   return found;
 }
 
+// The data dir's RabbitMQ node and its epmd: the node's command line names its HOME under the data dir, its
+// epmd's names the epmd port kept there.
+std::vector<std::string> broker_processes(const fs::path& data_dir) {
+  std::string epmd_port = read_file(data_dir / "rabbitmq" / "epmd-port");
+  epmd_port.erase(std::remove(epmd_port.begin(), epmd_port.end(), '\n'), epmd_port.end());
+  const std::string epmd_args = epmd_port.empty() ? std::string() : "-port " + epmd_port + " ";
+  return processes_where([&](const fs::path&, const std::string& cmdline) {
+    if (cmdline.find("beam.smp") == std::string::npos && cmdline.find("epmd") == std::string::npos) return false;
+    return cmdline.find(data_dir.string()) != std::string::npos ||
+           (!epmd_args.empty() && cmdline.find(epmd_args) != std::string::npos);
+  });
+}
+
 // Processes started by an `up` of this data dir (api, worker): their environment names it.
 std::vector<std::string> stack_children(const fs::path& data_dir) {
-  const std::string marker = "IMAGEPROC_DATA_DIR=" + data_dir.string();
-  std::vector<std::string> found;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
-    const std::string pid = entry.path().filename().string();
-    if (!std::all_of(pid.begin(), pid.end(), [](unsigned char c) { return std::isdigit(c); })) continue;
-    std::string cmdline = read_file(entry.path() / "cmdline");
-    if (cmdline.empty()) continue;  // zombies
-    std::string environ = read_file(entry.path() / "environ");
+  const std::string marker = "IMAGEPROC_DATA_DIR=" + data_dir.string() + "\n";
+  return processes_where([&](const fs::path& proc_dir, const std::string& cmdline) {
+    if (cmdline.find(" up") != std::string::npos) return false;  // the supervisor itself
+    std::string environ = read_file(proc_dir / "environ");
     std::replace(environ.begin(), environ.end(), '\0', '\n');
-    if ((environ + "\n").find(marker + "\n") == std::string::npos) continue;
-    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
-    if (cmdline.find(" up") != std::string::npos) continue;  // the supervisor itself
-    found.push_back(pid + ": " + cmdline);
-  }
-  return found;
+    return (environ + "\n").find(marker) != std::string::npos;
+  });
 }
 
 TEST(Up, StartsTheStackStopsOnCtrlCAndKeepsItsData) {
