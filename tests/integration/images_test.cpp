@@ -110,7 +110,7 @@ TEST_F(ImagesTest, EveryAcceptedFormatAndOrientationCompletesWithTheRightSize) {
 }
 
 TEST_F(ImagesTest, RefusalsGetTheirDocumentedStatusAndTheWorkerKeepsGoing) {
-  start({{"UPLOAD_MAX_BYTES", "1048576"}});
+  start({{"UPLOAD_MAX_BYTES", "1048576"}, {"IMAGE_MAX_FRAMES", "1"}});
   const auto token = register_user("refusals@example.com");
 
   // The bytes decide, not the name: a PNG called .jpg is a PNG.
@@ -127,6 +127,7 @@ TEST_F(ImagesTest, RefusalsGetTheirDocumentedStatusAndTheWorkerKeepsGoing) {
                  415, "accepted");
   expect_problem(upload(token, "empty.jpg", ""), 400, "empty");
   expect_problem(upload(token, "bomb.png", png_declaring(30000, 30000), "image/png"), 422, "megapixels");
+  expect_problem(upload(token, "frames.gif", animated_gif(), "image/gif"), 422, "frames");
   expect_problem(upload(token, "doc.pdf", "%PDF-1.4\n1 0 obj\n<<>>\nendobj\n", "application/pdf"), 415,
                  "accepted");
   std::string big = jpeg(picture(64, 64));
@@ -173,6 +174,10 @@ TEST_F(ImagesTest, OtherUsersJobsAreNotFoundAndPagingIsBounded) {
   for (const auto* query : {"page=0", "pageSize=0", "pageSize=101", "page=abc", "pageSize=10x", "status=Done"}) {
     EXPECT_EQ(api_->get(std::string("/api/images?") + query, bearer(alice)).status, 400) << query;
   }
+  const auto long_query = api_->get("/api/images?q=" + std::string(201, 'a'), bearer(alice));
+  EXPECT_EQ(long_query.status, 400) << long_query.body;
+  EXPECT_TRUE(long_query.json()["errors"].contains("q")) << long_query.body;
+  EXPECT_EQ(api_->get("/api/images?q=" + std::string(200, 'a'), bearer(alice)).status, 200);
   const auto page1 = api_->get("/api/images?page=1&pageSize=2", bearer(alice)).json();
   EXPECT_EQ(page1["totalCount"], 3);
   EXPECT_EQ(page1["totalPages"], 2);
@@ -288,6 +293,15 @@ TEST_F(ImagesTest, DuplicateDeliveriesAndMessagesForDeletedJobsAreAckedAndSkippe
   for (int i = 0; i < 50 && conn.queue_depth(topology.image_jobs.name) != 0; ++i) std::this_thread::sleep_for(100ms);
   EXPECT_EQ(conn.queue_depth(topology.image_jobs.name), 0u);
   EXPECT_EQ(conn.queue_depth(topology.image_jobs.dead_letter_queue), 0u);
+
+  // A message that is not a stage message goes to the dead-letter queue, where an operator can see it.
+  ASSERT_EQ(conn.publish(topology.exchange, topology.image_jobs.name, "{not a stage message"),
+            queue::PublishOutcome::Confirmed);
+  ASSERT_TRUE(worker_->process().wait_for_line("malformed stage message dead-lettered", 30s));
+  for (int i = 0; i < 100 && conn.queue_depth(topology.image_jobs.dead_letter_queue) == 0; ++i) {
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(conn.queue_depth(topology.image_jobs.dead_letter_queue), 1u);
 }
 
 // Reads an SSE stream with libcurl on a thread until stopped; keeps every `event:`/`data:` pair.
