@@ -2,6 +2,7 @@
 
 #include <thread>
 
+#include "api/handlers/admin.hpp"
 #include "api/handlers/auth.hpp"
 #include "api/handlers/events.hpp"
 #include "api/handlers/files.hpp"
@@ -14,10 +15,14 @@
 #include "auth/accounts.hpp"
 #include "core/logging.hpp"
 #include "core/shutdown.hpp"
+#include "db/heartbeats.hpp"
+#include "db/schedules.hpp"
 #include "imaging/vips_runtime.hpp"
 #include "queue/event_subscriber.hpp"
 #include "queue/outbox_relay.hpp"
+#include "queue/queue_inspector.hpp"
 #include "worker/job_purger.hpp"
+#include "worker/scheduler.hpp"
 
 namespace imageproc::app {
 
@@ -94,6 +99,20 @@ int run_api(const Config& config) {
   images.register_routes(router);
   api::EventsHandlers events(hub);
   events.register_routes(router);
+  db::HeartbeatRepository heartbeats(pool);
+  db::ScheduleRepository schedules(pool);
+  // So an admin can request a run before any worker has started (the worker then takes its configuration).
+  try {
+    schedules.sync(worker::schedule_definitions(config.scheduler), /*overwrite=*/false);
+  } catch (const std::exception& e) {
+    log::warn("could not write the schedules; workers will", {{"error", e.what()}});
+  }
+  queue::QueueInspector inspector(broker, topology);
+  // Workers beat every WORKER_HEARTBEAT_SECONDS; three missed beats make one stale.
+  api::AdminHandlers admin(
+      jobs, heartbeats, schedules, [&inspector] { return inspector.inspect(); },
+      3 * config.worker.heartbeat_seconds);
+  admin.register_routes(router);
   std::optional<api::FilesHandlers> files;
   if (storage.local) {
     files.emplace(*storage.local, storage.local->signer());
@@ -102,10 +121,11 @@ int run_api(const Config& config) {
   api::HealthHandlers health({{"database", [&pool] { pool.acquire()->exec("SELECT 1"); }},
                               {"broker",
                                [&subscriber] {
-                                 if (!subscriber.connected()) throw std::runtime_error("not connected to RabbitMQ");
+                                 if (!subscriber.connected())
+                                   throw std::runtime_error("not connected to RabbitMQ");
                                }},
                               {"storage", [&storage] { storage.store->check_ready(); }}},
-                             metrics);
+                             metrics, [&admin] { return admin.metrics_text(); });
   health.register_routes(router);
 
   api::Pipeline pipeline(std::move(router), config.http, config.rate_limits, jwt, metrics);

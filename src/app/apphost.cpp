@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <netinet/in.h>
 #include <pwd.h>
 #include <sys/file.h>
@@ -33,8 +34,6 @@
 #include <sstream>
 #include <thread>
 
-#include <fmt/format.h>
-
 #include "app/commands.hpp"
 #include "app/process.hpp"
 #include "app/wiring.hpp"
@@ -48,11 +47,12 @@ namespace fs = std::filesystem;
 
 namespace imageproc::app {
 
-
 namespace {
 
 std::atomic<int> g_stop_signal{0};
-extern "C" void on_stop_signal(int sig) { g_stop_signal.store(sig); }
+extern "C" void on_stop_signal(int sig) {
+  g_stop_signal.store(sig);
+}
 
 std::uint16_t free_loopback_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -130,8 +130,8 @@ fs::path postgres_bindir() {
   return best / "bin";
 }
 
-// Reads a secret kept in the data dir, generating it on first use. The file is created with mode 0600 from the
-// start (no window in which it is readable by others).
+// Reads a secret kept in the data dir, generating it on first use. The file is created with mode 0600 from
+// the start (no window in which it is readable by others).
 std::string persistent_secret(const fs::path& file) {
   std::ifstream in(file);
   std::string existing((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -156,7 +156,7 @@ fs::path postgres_data_dir(const fs::path& data_dir, bool as_root) {
   const fs::path preferred = data_dir / "postgres";
   if (!as_root) return preferred;
   for (fs::path p = fs::absolute(data_dir); p.has_relative_path(); p = p.parent_path()) {
-    struct stat st{};
+    struct stat st {};
     if (::stat(p.c_str(), &st) == 0 && (st.st_mode & S_IXOTH) == 0) {
       const auto tag = crypto::sha256_hex(fs::absolute(data_dir).string()).substr(0, 12);
       return fs::path("/var/lib/imageproc") / tag / "postgres";
@@ -182,10 +182,10 @@ class LocalPostgres {
       fs::create_directories(dir_);
       chown_for_postgres(dir_);
       log::info("initialising PostgreSQL cluster", {{"dir", dir_.string()}});
-      const int rc = run_to_completion(
-          "initdb", {(bin / "initdb").string(), "-D", dir_.string(), "-U", "postgres", "--auth=trust", "-E",
-                     "UTF8", "--locale=C.UTF-8"},
-          {}, run_as_);
+      const int rc = run_to_completion("initdb",
+                                       {(bin / "initdb").string(), "-D", dir_.string(), "-U", "postgres",
+                                        "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"},
+                                       {}, run_as_);
       if (rc != 0) throw std::runtime_error(fmt::format("initdb failed with status {}", rc));
     }
     chown_for_postgres(socket_dir_);
@@ -193,8 +193,9 @@ class LocalPostgres {
     // A previous run killed with SIGKILL leaves postmaster.pid; postgres itself detects a stale one.
     server_ = std::make_unique<ChildProcess>(
         "postgres",
-        std::vector<std::string>{(bin / "postgres").string(), "-D", dir_.string(), "-p", std::to_string(port_),
-                                 "-k", socket_dir_.string(), "-c", "listen_addresses=127.0.0.1"},
+        std::vector<std::string>{(bin / "postgres").string(), "-D", dir_.string(), "-p",
+                                 std::to_string(port_), "-k", socket_dir_.string(), "-c",
+                                 "listen_addresses=127.0.0.1"},
         std::map<std::string, std::string>{}, run_as_);
     wait_ready();
     ensure_database("imageproc");
@@ -221,7 +222,8 @@ class LocalPostgres {
   void wait_ready() {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     while (std::chrono::steady_clock::now() < deadline) {
-      if (!server_->running()) throw std::runtime_error("PostgreSQL exited during start-up (see [postgres] log)");
+      if (!server_->running())
+        throw std::runtime_error("PostgreSQL exited during start-up (see [postgres] log)");
       try {
         db::Connection probe(url("postgres"), std::chrono::seconds(5), "imageproc-up");
         return;
@@ -470,7 +472,7 @@ void ensure_erlang_cookie(const fs::path& file) {
 // As root, the node runs as the owner of the data directory, so that its files stay usable by that user's own
 // `up` later; otherwise as whoever runs `up`. (Unlike PostgreSQL, RabbitMQ does not refuse to run as root.)
 std::optional<RunAs> data_dir_owner(const fs::path& data_dir) {
-  struct stat st{};
+  struct stat st {};
   if (::geteuid() != 0 || ::stat(data_dir.c_str(), &st) != 0 || st.st_uid == 0) return std::nullopt;
   if (const passwd* pw = ::getpwuid(st.st_uid)) return RunAs{pw->pw_uid, pw->pw_gid};
   return RunAs{st.st_uid, st.st_gid};
@@ -655,6 +657,13 @@ class LocalRabbitMq {
 
 }  // namespace
 
+std::optional<std::string> local_stack_database_url(const std::string& data_dir) {
+  std::ifstream in(fs::path(data_dir) / "postgres-port");
+  int port = 0;
+  if (!(in >> port) || port <= 0 || port > 65535) return std::nullopt;
+  return fmt::format("postgresql://postgres@127.0.0.1:{}/imageproc", port);
+}
+
 int run_up(Config config, const std::string& self_path) {
   const fs::path data_dir = fs::absolute(config.data_dir);
   fs::create_directories(data_dir);
@@ -722,8 +731,8 @@ int run_up(Config config, const std::string& self_path) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   if (api.running()) {
-    std::cout << fmt::format("\n  ImageProcessor is running at http://{}:{}\n  Press Ctrl-C to stop.\n\n", host,
-                             config.http.port)
+    std::cout << fmt::format("\n  ImageProcessor is running at http://{}:{}\n  Press Ctrl-C to stop.\n\n",
+                             host, config.http.port)
               << std::flush;
   }
 

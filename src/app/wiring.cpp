@@ -1,10 +1,13 @@
 #include "app/wiring.hpp"
 
-#include "ai/local_analyzer.hpp"
-#include "ai/openai_analyzer.hpp"
+#include <fmt/format.h>
+#include <unistd.h>
 
 #include <thread>
 
+#include "ai/local_analyzer.hpp"
+#include "ai/openai_analyzer.hpp"
+#include "core/crypto.hpp"
 #include "core/errors.hpp"
 #include "core/logging.hpp"
 #include "db/migrations.hpp"
@@ -34,8 +37,12 @@ Storage make_storage(const StorageConfig& config) {
   if (config.backend == "s3") {
     s.store = std::make_unique<storage::S3ObjectStore>(config);
   } else {
+    // Only the API hands out signed URLs (and validate() makes it have a secret); the worker and the operator
+    // commands never sign, so without a configured secret they get a throwaway one.
+    const std::string secret =
+        config.signing_secret.empty() ? crypto::random_token(32) : config.signing_secret;
     auto local = std::make_unique<storage::LocalObjectStore>(
-        config.local_root, storage::UrlSigner(config.signing_secret, config.public_base_url));
+        config.local_root, storage::UrlSigner(secret, config.public_base_url));
     s.local = local.get();
     s.store = std::move(local);
   }
@@ -68,6 +75,33 @@ std::unique_ptr<ai::Analyzer> make_analyzer(const AiConfig& config, int instance
   settings.ocr_language = config.ocr_language;
   settings.ocr_instances = instances;
   return std::make_unique<ai::LocalAnalyzer>(settings);
+}
+
+std::string default_instance_name() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "unknown");
+  return fmt::format("{}-{}", host, ::getpid());
+}
+
+worker::MaintenanceSettings maintenance_settings(const Config& config) {
+  worker::MaintenanceSettings s;
+  s.retention_days = config.scheduler.retention_days;
+  s.orphan_grace_hours = config.scheduler.orphan_grace_hours;
+  s.recover_pending_after_minutes = config.scheduler.recover_pending_after_minutes;
+  s.stage_lease_seconds = config.worker.stage_lease_seconds;
+  s.outbox_retention_hours = config.scheduler.outbox_retention_hours;
+  s.batch_size = config.scheduler.batch_size;
+  return s;
+}
+
+worker::SchedulerSettings scheduler_settings(const Config& config, std::string instance) {
+  worker::SchedulerSettings s;
+  s.instance = std::move(instance);
+  s.poll = std::chrono::seconds(config.scheduler.poll_seconds);
+  s.lease_seconds = config.scheduler.run_lease_seconds;
+  s.history_days = config.scheduler.history_days;
+  s.definitions = worker::schedule_definitions(config.scheduler);
+  return s;
 }
 
 }  // namespace imageproc::app

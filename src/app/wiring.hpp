@@ -1,6 +1,6 @@
 #pragma once
-// Builders shared by the composition roots of `api` and `worker`: the same config must give both processes the
-// same store, queue names and schema.
+// Builders shared by the composition roots of `api` and `worker`: the same config must give both processes
+// the same store, queue names and schema.
 
 #include <chrono>
 #include <memory>
@@ -13,6 +13,8 @@
 #include "queue/topology.hpp"
 #include "storage/local/local_store.hpp"
 #include "storage/object_store.hpp"
+#include "worker/scheduled_jobs.hpp"
+#include "worker/scheduler.hpp"
 
 namespace imageproc::app {
 
@@ -34,5 +36,12 @@ queue::Topology make_topology(const QueueConfig& config);
 // how many analyses may run at once (the local provider keeps that many OCR engines).
 std::unique_ptr<ai::Analyzer> make_analyzer(const AiConfig& config, int instances);
 db::JobRoutes job_routes(const queue::Topology& topology);
+
+// `<host>-<pid>`: the default name of a worker (WORKER_INSTANCE) and of a CLI run in schedule_runs.
+std::string default_instance_name();
+
+// What the scheduled jobs and the scheduler take from the configuration (worker and `schedule run` alike).
+worker::MaintenanceSettings maintenance_settings(const Config& config);
+worker::SchedulerSettings scheduler_settings(const Config& config, std::string instance);
 
 }  // namespace imageproc::app

@@ -1,10 +1,9 @@
 // Composition root of `imageproc worker`: the image-stage consumers (WORKER_IMAGE_CONCURRENCY of them, each
 // with prefetch 1), the AI-stage consumers (WORKER_AI_CONCURRENCY, separate because they mostly wait on a
-// provider), an outbox relay, and the heartbeat in worker_heartbeats that operators and the admin
-// overview read. SIGTERM: consumers finish the message in hand (unstarted prefetched ones return to the
-// broker), the heartbeat row is removed. Unpublished outbox rows wait for the next relay (any process).
-
-#include <unistd.h>
+// provider), an outbox relay, the scheduler (unless SCHEDULER_ENABLED=false), and the heartbeat in
+// worker_heartbeats that operators and the admin overview read. SIGTERM: consumers finish the message in hand
+// (unstarted prefetched ones return to the broker), the heartbeat row is removed. Unpublished outbox rows
+// wait for the next relay (any process).
 
 #include <fmt/format.h>
 
@@ -16,6 +15,8 @@
 #include "core/logging.hpp"
 #include "core/shutdown.hpp"
 #include "db/heartbeats.hpp"
+#include "db/refresh_tokens.hpp"
+#include "db/schedules.hpp"
 #include "imaging/vips_runtime.hpp"
 #include "queue/consumer.hpp"
 #include "queue/outbox_relay.hpp"
@@ -24,21 +25,14 @@
 
 namespace imageproc::app {
 
-namespace {
-std::string default_instance_name() {
-  char host[256] = {};
-  if (::gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "unknown");
-  return fmt::format("{}-{}", host, ::getpid());
-}
-}  // namespace
-
 int run_worker(const Config& config) {
   ShutdownSignal shutdown;
   const int concurrency = config.worker.image_concurrency;
   const int ai_concurrency = config.worker.ai_concurrency;
   DatabaseConfig database = config.database;
-  // Each consumer holds a connection for its claim/complete transactions; the relay and heartbeat need theirs.
-  database.pool_size = std::max(database.pool_size, concurrency + ai_concurrency + 3);
+  // Each consumer holds a connection for its claim/complete transactions; the relay, heartbeat and scheduler
+  // need theirs.
+  database.pool_size = std::max(database.pool_size, concurrency + ai_concurrency + 4);
   db::Pool pool(database, "imageproc-worker");
   if (config.database.migrate_on_start) migrate_with_retry(pool, std::chrono::seconds(30));
 
@@ -65,7 +59,8 @@ int run_worker(const Config& config) {
   ai_settings.lease_seconds = config.worker.stage_lease_seconds;
   worker::AiStage ai_stage(jobs, *storage.store, topology, analyzer.get(), ai_settings);
 
-  const std::string instance = config.worker.instance.empty() ? default_instance_name() : config.worker.instance;
+  const std::string instance =
+      config.worker.instance.empty() ? default_instance_name() : config.worker.instance;
   std::atomic<int> in_flight{0};
   std::vector<std::unique_ptr<queue::QueueConsumer>> consumers;
   for (int i = 0; i < concurrency; ++i) {
@@ -79,17 +74,28 @@ int run_worker(const Config& config) {
         [&ai_stage](const queue::Delivery& d) { return ai_stage.handle(d); }, &in_flight));
   }
   queue::OutboxRelay relay(pool, database, broker, topology);
+
+  db::ScheduleRepository schedules(pool);
+  db::OutboxRepository outbox(pool);
+  db::RefreshTokenRepository refresh_tokens(pool);
+  worker::ScheduledJobs scheduled_jobs(jobs, outbox, refresh_tokens, heartbeats, *storage.store,
+                                       maintenance_settings(config));
+  worker::Scheduler scheduler(database, schedules, scheduled_jobs, scheduler_settings(config, instance));
   {
     std::vector<std::jthread> threads;
     threads.emplace_back([&] { relay.run(shutdown); });
-    for (auto& consumer : consumers) threads.emplace_back([&shutdown, &consumer] { consumer->run(shutdown); });
+    if (config.scheduler.enabled) threads.emplace_back([&] { scheduler.run(shutdown); });
+    for (auto& consumer : consumers)
+      threads.emplace_back([&shutdown, &consumer] { consumer->run(shutdown); });
 
-    log::info("worker started", {{"instance", instance},
-                                 {"imageConcurrency", concurrency},
-                                 {"aiConcurrency", ai_concurrency},
-                                 {"aiProvider", config.ai.provider},
-                                 {"queues", nlohmann::json::array({topology.image_jobs.name, topology.ai_jobs.name})},
-                                 {"heartbeatSeconds", config.worker.heartbeat_seconds}});
+    log::info("worker started",
+              {{"instance", instance},
+               {"imageConcurrency", concurrency},
+               {"aiConcurrency", ai_concurrency},
+               {"aiProvider", config.ai.provider},
+               {"scheduler", config.scheduler.enabled},
+               {"queues", nlohmann::json::array({topology.image_jobs.name, topology.ai_jobs.name})},
+               {"heartbeatSeconds", config.worker.heartbeat_seconds}});
     do {
       try {
         heartbeats.beat(instance, "worker", in_flight.load());

@@ -15,7 +15,9 @@ bool is_stage_status(std::string_view status) {
   return std::find(kStageStatuses.begin(), kStageStatuses.end(), status) != kStageStatuses.end();
 }
 
-bool is_ai_status(std::string_view status) { return status == "Skipped" || is_stage_status(status); }
+bool is_ai_status(std::string_view status) {
+  return status == "Skipped" || is_stage_status(status);
+}
 
 std::string overall_status(std::string_view status, std::string_view ai_status) {
   if (status == "Error" || ai_status == "Error") return "Error";
@@ -53,7 +55,8 @@ StageMessage decode_stage_message(std::string_view body) {
   StageMessage m;
   m.job_id = text("jobId");
   m.user_id = text("userId");
-  if (!ids::is_uuid(m.job_id) || !ids::is_uuid(m.user_id)) throw MalformedMessage("message ids are not UUIDs");
+  if (!ids::is_uuid(m.job_id) || !ids::is_uuid(m.user_id))
+    throw MalformedMessage("message ids are not UUIDs");
   const auto attempt = j.find("attempt");
   if (attempt != j.end()) {
     if (!attempt->is_number_integer() || attempt->get<long long>() < 1 || attempt->get<long long>() > 1000) {
@@ -65,10 +68,14 @@ StageMessage decode_stage_message(std::string_view body) {
   return m;
 }
 
-std::string events_routing_key(std::string_view user_id) { return "job." + std::string(user_id); }
+std::string events_routing_key(std::string_view user_id) {
+  return "job." + std::string(user_id);
+}
 
 nlohmann::json to_event(const JobSummaryData& s) {
-  auto optional = [](const auto& v) -> nlohmann::json { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); };
+  auto optional = [](const auto& v) -> nlohmann::json {
+    return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+  };
   return {{"v", kMessageVersion},
           {"id", s.id},
           {"userId", s.user_id},
@@ -119,11 +126,36 @@ JobSummaryData summary_from_event(const nlohmann::json& e) {
 }
 
 std::string original_key(std::string_view user_id, std::string_view job_id) {
-  return "originals/" + std::string(user_id) + "/" + std::string(job_id);
+  return std::string(kOriginalsPrefix) + std::string(user_id) + "/" + std::string(job_id);
 }
 
 std::string processed_prefix(std::string_view user_id, std::string_view job_id) {
-  return "processed/" + std::string(user_id) + "/" + std::string(job_id) + "/";
+  return std::string(kProcessedPrefix) + std::string(user_id) + "/" + std::string(job_id) + "/";
+}
+
+std::optional<KeyOwner> owner_of_key(std::string_view key) {
+  const bool original = key.starts_with(kOriginalsPrefix);
+  if (!original && !key.starts_with(kProcessedPrefix)) return std::nullopt;
+  key.remove_prefix(original ? kOriginalsPrefix.size() : kProcessedPrefix.size());
+  const auto slash = key.find('/');
+  if (slash == std::string_view::npos) return std::nullopt;
+  const auto user = key.substr(0, slash);
+  auto rest = key.substr(slash + 1);
+  std::string_view job = rest;
+  if (!original) {  // processed/{u}/{j}/{file}: one file name, no deeper directories
+    const auto next = rest.find('/');
+    if (next == std::string_view::npos) return std::nullopt;
+    job = rest.substr(0, next);
+    const auto file = rest.substr(next + 1);
+    if (file.empty() || file.find('/') != std::string_view::npos) return std::nullopt;
+  }
+  // Keys are written with canonical lower-case ids only.
+  const auto canonical = [](std::string_view id) {
+    return ids::is_uuid(id) &&
+           std::none_of(id.begin(), id.end(), [](char c) { return c >= 'A' && c <= 'F'; });
+  };
+  if (!canonical(user) || !canonical(job)) return std::nullopt;
+  return KeyOwner{std::string(user), std::string(job)};
 }
 
 std::string output_key(std::string_view user_id, std::string_view job_id, std::string_view name,

@@ -1,13 +1,15 @@
 #include "core/config.hpp"
-#include "core/text.hpp"
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
 
 #include <charconv>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
-#include <toml++/toml.h>
 
-#include <fmt/format.h>
+#include "core/cron.hpp"
+#include "core/text.hpp"
 
 namespace imageproc {
 
@@ -33,7 +35,8 @@ std::vector<std::string> split_list(const std::string& value) {
   return out;
 }
 
-// Reads every key of the TOML file as a setting; values may be strings, integers, booleans or arrays of strings.
+// Reads every key of the TOML file as a setting; values may be strings, integers, booleans or arrays of
+// strings.
 void read_toml(const std::string& path, Settings& out, std::vector<std::string>& problems) {
   toml::table table;
   try {
@@ -80,7 +83,8 @@ class Binder {
     const auto s = text::trim(*v);
     auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), parsed);
     if (ec != std::errc{} || ptr != s.data() + s.size() || s.empty() || parsed < min || parsed > max) {
-      problems_.push_back(fmt::format("{} must be an integer between {} and {} (got '{}')", name, min, max, *v));
+      problems_.push_back(
+          fmt::format("{} must be an integer between {} and {} (got '{}')", name, min, max, *v));
       return;
     }
     field = static_cast<Int>(parsed);
@@ -111,7 +115,8 @@ class Binder {
     double parsed = 0;
     auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), parsed);
     if (ec != std::errc{} || ptr != s.data() + s.size() || s.empty() || !(parsed >= min && parsed <= max)) {
-      problems_.push_back(fmt::format("{} must be a number between {} and {} (got '{}')", name, min, max, *v));
+      problems_.push_back(
+          fmt::format("{} must be a number between {} and {} (got '{}')", name, min, max, *v));
       return;
     }
     field = parsed;
@@ -129,8 +134,8 @@ class Binder {
       auto [ptr, ec] = std::from_chars(item.data(), item.data() + item.size(), n);
       if (ec != std::errc{} || ptr != item.data() + item.size() || n < min || n > max) {
         problems_.push_back(
-            fmt::format("{} must be a comma-separated list of integers between {} and {} (got '{}')", name, min,
-                        max, *v));
+            fmt::format("{} must be a comma-separated list of integers between {} and {} (got '{}')", name,
+                        min, max, *v));
         return;
       }
       parsed.push_back(Duration(n));
@@ -187,23 +192,98 @@ class Binder {
 
 // Every variable the program reads. Listed once so the environment can be scanned for them.
 constexpr const char* kVariables[] = {
-    "IMAGEPROC_DATA_DIR", "IMAGEPROC_HTTP_ADDR", "HTTP_IO_THREADS", "HTTP_HANDLER_THREADS", "HTTP_MAX_CONNECTIONS",
-    "HTTP_MAX_JSON_BODY_BYTES", "HTTP_MAX_HEADER_BYTES", "HTTP_HEADER_TIMEOUT_SECONDS",
-    "HTTP_BODY_TIMEOUT_SECONDS", "HTTP_IDLE_TIMEOUT_SECONDS", "HTTP_SHUTDOWN_GRACE_SECONDS", "CORS_ORIGINS",
-    "TRUSTED_PROXIES", "DATABASE_URL", "DB_POOL_SIZE", "DB_STATEMENT_TIMEOUT_MS", "DB_ACQUIRE_TIMEOUT_MS",
-    "MIGRATE_ON_START", "JWT_SECRET", "JWT_KEY_ID", "JWT_PREVIOUS_KEYS", "JWT_ISSUER", "JWT_AUDIENCE",
-    "JWT_TTL_MINUTES", "REFRESH_TTL_DAYS", "AUTH_COOKIE_SECURE", "PASSWORD_HASH_OPS",
-    "PASSWORD_HASH_MEMORY_KIB", "RATE_LIMIT_AUTH_PER_MINUTE", "RATE_LIMIT_UPLOAD_PER_MINUTE",
-    "RATE_LIMIT_READ_PER_MINUTE", "LOG_FORMAT", "LOG_LEVEL", "STORAGE_BACKEND", "STORAGE_LOCAL_DIR",
-    "STORAGE_SIGNING_SECRET", "IMAGEPROC_PUBLIC_URL", "SIGNED_URL_TTL_MINUTES", "S3_ENDPOINT", "S3_REGION",
-    "S3_BUCKET", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY", "S3_FORCE_PATH_STYLE", "S3_CONNECT_TIMEOUT_MS",
-    "S3_REQUEST_TIMEOUT_MS", "S3_MAX_ATTEMPTS", "WORKER_INSTANCE", "WORKER_HEARTBEAT_SECONDS",
-    "AMQP_URL", "QUEUE_PREFIX", "QUEUE_RETRY_DELAYS_MS", "QUEUE_DELIVERY_LIMIT", "UPLOAD_MAX_BYTES",
-    "IMAGE_MAX_PIXELS", "IMAGE_MAX_FRAMES", "OUTPUT_AVIF", "IMAGEPROC_TEMP_DIR", "WORKER_IMAGE_CONCURRENCY",
-    "WORKER_STAGE_LEASE_SECONDS", "WORKER_AI_CONCURRENCY", "AI_PROVIDER", "OPENAI_API_KEY", "OPENAI_BASE_URL",
-    "OPENAI_MODEL", "AI_INPUT_USD_PER_1K", "AI_OUTPUT_USD_PER_1K", "AI_MAX_IMAGE_DIMENSION",
-    "AI_CONNECT_TIMEOUT_MS", "AI_REQUEST_TIMEOUT_MS", "AI_DAILY_BUDGET_USD", "AI_OCR_LANGUAGE",
+    "IMAGEPROC_DATA_DIR",
+    "IMAGEPROC_HTTP_ADDR",
+    "HTTP_IO_THREADS",
+    "HTTP_HANDLER_THREADS",
+    "HTTP_MAX_CONNECTIONS",
+    "HTTP_MAX_JSON_BODY_BYTES",
+    "HTTP_MAX_HEADER_BYTES",
+    "HTTP_HEADER_TIMEOUT_SECONDS",
+    "HTTP_BODY_TIMEOUT_SECONDS",
+    "HTTP_IDLE_TIMEOUT_SECONDS",
+    "HTTP_SHUTDOWN_GRACE_SECONDS",
+    "CORS_ORIGINS",
+    "TRUSTED_PROXIES",
+    "DATABASE_URL",
+    "DB_POOL_SIZE",
+    "DB_STATEMENT_TIMEOUT_MS",
+    "DB_ACQUIRE_TIMEOUT_MS",
+    "MIGRATE_ON_START",
+    "JWT_SECRET",
+    "JWT_KEY_ID",
+    "JWT_PREVIOUS_KEYS",
+    "JWT_ISSUER",
+    "JWT_AUDIENCE",
+    "JWT_TTL_MINUTES",
+    "REFRESH_TTL_DAYS",
+    "AUTH_COOKIE_SECURE",
+    "PASSWORD_HASH_OPS",
+    "PASSWORD_HASH_MEMORY_KIB",
+    "RATE_LIMIT_AUTH_PER_MINUTE",
+    "RATE_LIMIT_UPLOAD_PER_MINUTE",
+    "RATE_LIMIT_READ_PER_MINUTE",
+    "LOG_FORMAT",
+    "LOG_LEVEL",
+    "STORAGE_BACKEND",
+    "STORAGE_LOCAL_DIR",
+    "STORAGE_SIGNING_SECRET",
+    "IMAGEPROC_PUBLIC_URL",
+    "SIGNED_URL_TTL_MINUTES",
+    "S3_ENDPOINT",
+    "S3_REGION",
+    "S3_BUCKET",
+    "S3_ACCESS_KEY_ID",
+    "S3_SECRET_ACCESS_KEY",
+    "S3_FORCE_PATH_STYLE",
+    "S3_CONNECT_TIMEOUT_MS",
+    "S3_REQUEST_TIMEOUT_MS",
+    "S3_MAX_ATTEMPTS",
+    "WORKER_INSTANCE",
+    "WORKER_HEARTBEAT_SECONDS",
+    "AMQP_URL",
+    "QUEUE_PREFIX",
+    "QUEUE_RETRY_DELAYS_MS",
+    "QUEUE_DELIVERY_LIMIT",
+    "UPLOAD_MAX_BYTES",
+    "IMAGE_MAX_PIXELS",
+    "IMAGE_MAX_FRAMES",
+    "OUTPUT_AVIF",
+    "IMAGEPROC_TEMP_DIR",
+    "WORKER_IMAGE_CONCURRENCY",
+    "WORKER_STAGE_LEASE_SECONDS",
+    "WORKER_AI_CONCURRENCY",
+    "AI_PROVIDER",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "OPENAI_MODEL",
+    "AI_INPUT_USD_PER_1K",
+    "AI_OUTPUT_USD_PER_1K",
+    "AI_MAX_IMAGE_DIMENSION",
+    "AI_CONNECT_TIMEOUT_MS",
+    "AI_REQUEST_TIMEOUT_MS",
+    "AI_DAILY_BUDGET_USD",
+    "AI_OCR_LANGUAGE",
+    "SCHEDULER_ENABLED",
+    "SCHEDULER_POLL_SECONDS",
+    "SCHEDULER_RUN_LEASE_SECONDS",
+    "SCHEDULE_HISTORY_DAYS",
+    "RETENTION_DAYS",
+    "ORPHAN_GRACE_HOURS",
+    "RECOVER_PENDING_AFTER_MINUTES",
+    "OUTBOX_RETENTION_HOURS",
+    "SCHEDULER_BATCH_SIZE",
 };
+
+bool is_known_variable(const std::string& name) {
+  if (std::find_if(std::begin(kVariables), std::end(kVariables),
+                   [&](const char* known) { return name == known; }) != std::end(kVariables)) {
+    return true;
+  }
+  return std::find_if(std::begin(kScheduleSettings), std::end(kScheduleSettings),
+                      [&](const ScheduleSetting& s) { return name == s.variable; }) !=
+         std::end(kScheduleSettings);
+}
 
 }  // namespace
 
@@ -216,11 +296,11 @@ std::pair<Config, std::vector<std::string>> Config::load(const EnvLookup& env,
   for (const char* name : kVariables) {
     if (auto v = env(name)) settings[name] = *v;
   }
+  for (const auto& schedule : kScheduleSettings) {
+    if (auto v = env(schedule.variable)) settings[schedule.variable] = *v;
+  }
   for (const auto& [name, value] : settings) {
-    if (std::find_if(std::begin(kVariables), std::end(kVariables),
-                     [&](const char* known) { return name == known; }) == std::end(kVariables)) {
-      problems.push_back(fmt::format("config file: unknown setting {}", name));
-    }
+    if (!is_known_variable(name)) problems.push_back(fmt::format("config file: unknown setting {}", name));
   }
 
   Config c;
@@ -296,6 +376,29 @@ std::pair<Config, std::vector<std::string>> Config::load(const EnvLookup& env,
   b.duration("AI_REQUEST_TIMEOUT_MS", c.ai.request_timeout, 1000, 600000);
   b.decimal("AI_DAILY_BUDGET_USD", c.ai.daily_budget_usd, 0, 1e6);
   b.string("AI_OCR_LANGUAGE", c.ai.ocr_language);
+  b.boolean("SCHEDULER_ENABLED", c.scheduler.enabled);
+  b.integer("SCHEDULER_POLL_SECONDS", c.scheduler.poll_seconds, 1, 300);
+  b.integer("SCHEDULER_RUN_LEASE_SECONDS", c.scheduler.run_lease_seconds, 10, 86400);
+  b.integer("SCHEDULE_HISTORY_DAYS", c.scheduler.history_days, 1, 3650);
+  b.integer("RETENTION_DAYS", c.scheduler.retention_days, 1, 36500);
+  b.integer("ORPHAN_GRACE_HOURS", c.scheduler.orphan_grace_hours, 1, 8760);
+  b.integer("RECOVER_PENDING_AFTER_MINUTES", c.scheduler.recover_pending_after_minutes, 1, 10080);
+  b.integer("OUTBOX_RETENTION_HOURS", c.scheduler.outbox_retention_hours, 1, 8760);
+  b.integer("SCHEDULER_BATCH_SIZE", c.scheduler.batch_size, 1, 1000);
+  for (const auto& schedule : kScheduleSettings) {
+    std::string cron = schedule.default_cron;
+    b.string(schedule.variable, cron);
+    cron = text::trim(cron);
+    if (cron != "off") {
+      try {
+        CronExpression::parse(cron);
+      } catch (const CronError& e) {
+        problems.push_back(fmt::format("{} must be a 5-field cron expression (UTC) or off: {} (got '{}')",
+                                       schedule.variable, e.what(), cron));
+      }
+    }
+    c.scheduler.crons[schedule.name] = cron;
+  }
   if (c.storage.local_root.empty()) c.storage.local_root = c.data_dir + "/objects";
   b.one_of("LOG_FORMAT", c.log.format, {"json", "text"});
   b.one_of("LOG_LEVEL", c.log.level, {"trace", "debug", "info", "warn", "error"});
@@ -328,12 +431,14 @@ std::vector<std::string> Config::validate(Role role) const {
     }
     for (const auto& origin : http.cors_origins) {
       if (origin.rfind("http://", 0) != 0 && origin.rfind("https://", 0) != 0) {
-        problems.push_back(fmt::format("CORS_ORIGINS entry '{}' must start with http:// or https://", origin));
+        problems.push_back(
+            fmt::format("CORS_ORIGINS entry '{}' must start with http:// or https://", origin));
       }
     }
   }
-  const bool uses_storage = role == Role::Api || role == Role::Worker;
-  if (uses_storage) {
+  const bool uses_broker = role == Role::Api || role == Role::Worker;
+  const bool uses_storage = uses_broker || role == Role::Operator;
+  if (uses_broker) {
     if (queue.amqp_url.empty()) {
       problems.push_back("AMQP_URL is required (e.g. amqp://guest:guest@127.0.0.1:5672/%2f)");
     } else if (queue.amqp_url.rfind("amqp://", 0) != 0) {
@@ -341,10 +446,11 @@ std::vector<std::string> Config::validate(Role role) const {
     }
   }
   if (uses_storage && storage.backend == "s3") {
-    for (const auto& [name, value] : {std::pair<const char*, const std::string*>{"S3_BUCKET", &storage.s3_bucket},
-                                      {"S3_ACCESS_KEY_ID", &storage.s3_access_key_id},
-                                      {"S3_SECRET_ACCESS_KEY", &storage.s3_secret_access_key},
-                                      {"S3_REGION", &storage.s3_region}}) {
+    for (const auto& [name, value] :
+         {std::pair<const char*, const std::string*>{"S3_BUCKET", &storage.s3_bucket},
+          {"S3_ACCESS_KEY_ID", &storage.s3_access_key_id},
+          {"S3_SECRET_ACCESS_KEY", &storage.s3_secret_access_key},
+          {"S3_REGION", &storage.s3_region}}) {
       if (value->empty()) problems.push_back(fmt::format("{} is required when STORAGE_BACKEND=s3", name));
     }
     if (!storage.s3_endpoint.empty() && storage.s3_endpoint.rfind("http://", 0) != 0 &&
@@ -354,7 +460,8 @@ std::vector<std::string> Config::validate(Role role) const {
   }
   if (role == Role::Worker && ai.provider == "openai") {
     if (ai.openai_api_key.empty()) {
-      problems.push_back("OPENAI_API_KEY is required when AI_PROVIDER=openai (or set AI_PROVIDER=local|none)");
+      problems.push_back(
+          "OPENAI_API_KEY is required when AI_PROVIDER=openai (or set AI_PROVIDER=local|none)");
     }
     if (ai.openai_base_url.rfind("http://", 0) != 0 && ai.openai_base_url.rfind("https://", 0) != 0) {
       problems.push_back("OPENAI_BASE_URL must start with http:// or https://");
@@ -370,6 +477,11 @@ std::vector<std::string> Config::validate(Role role) const {
     }
   }
   return problems;
+}
+
+bool SchedulerConfig::is_enabled(const std::string& name) const {
+  const auto it = crons.find(name);
+  return it != crons.end() && it->second != "off";
 }
 
 std::string redact_url(const std::string& url) {
@@ -388,8 +500,8 @@ std::string Config::redacted_summary() const {
       "ai={} openai_base_url={} openai_key={} log={}/{}",
       http.host, http.port, http.io_threads, http.handler_threads, redact_url(database.url),
       database.pool_size, auth.jwt_secret.empty() ? "unset" : "set", auth.jwt_ttl_minutes,
-      http.cors_origins.size(), http.trusted_proxies.size(), storage.backend, storage.s3_endpoint, storage.s3_bucket,
-      redact_url(queue.amqp_url), queue.prefix, ai.provider, ai.openai_base_url,
+      http.cors_origins.size(), http.trusted_proxies.size(), storage.backend, storage.s3_endpoint,
+      storage.s3_bucket, redact_url(queue.amqp_url), queue.prefix, ai.provider, ai.openai_base_url,
       ai.openai_api_key.empty() ? "unset" : "set", log.format, log.level);
 }
 

@@ -1,5 +1,7 @@
 #include "core/text.hpp"
 
+#include <fmt/chrono.h>
+
 namespace imageproc::text {
 
 std::string percent_encode(std::string_view text, bool keep_slash) {
@@ -44,6 +46,10 @@ void append_utf8(std::string& out, char32_t cp) {
     out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
     out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
   }
+}
+
+std::string rfc3339(std::chrono::system_clock::time_point t) {
+  return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::chrono::system_clock::to_time_t(t)));
 }
 
 }  // namespace imageproc::text

@@ -1,16 +1,18 @@
 #include "db/jobs.hpp"
 
-#include "db/outbox.hpp"
-
 #include <fmt/format.h>
 
 #include <algorithm>
+
+#include "core/ids.hpp"
+#include "db/outbox.hpp"
 
 namespace imageproc::db {
 namespace {
 
 // Column list of JobRecord, in the order read_job() expects.
-constexpr const char* kColumns = R"(id, user_id, status, ai_status, original_key, original_filename, mime_type,
+constexpr const char* kColumns =
+    R"(id, user_id, status, ai_status, original_key, original_filename, mime_type,
   file_size, sha256, width, height, created_at, started_at, completed_at, error_message, retry_count,
   outputs::text, metadata::text, ai_started_at, ai_completed_at, ai_error_message, ai_retry_count,
   ai_analysis::text, deleted_at)";
@@ -80,7 +82,9 @@ UPDATE jobs SET ai_status = 'Pending', ai_retry_count = ai_retry_count + 1, ai_e
 WHERE id = $1 AND ai_status = 'Processing' AND deleted_at IS NULL
 RETURNING )"};
 
-const StageSql& sql_of(Stage stage) { return stage == Stage::Image ? kImageSql : kAiSql; }
+const StageSql& sql_of(Stage stage) {
+  return stage == Stage::Image ? kImageSql : kAiSql;
+}
 
 constexpr const char* kCompleteImage = R"(
 UPDATE jobs SET status = 'Completed', completed_at = now(), width = $2, height = $3, outputs = $4::jsonb,
@@ -137,6 +141,51 @@ SELECT
   count(*)
 FROM jobs WHERE user_id = $1 AND deleted_at IS NULL)";
 
+// Keyset pages in id order (UUIDv7: roughly creation order, so old rows come first).
+constexpr const char* kExpireSelect = R"(
+SELECT id FROM jobs
+WHERE created_at < now() - make_interval(days => $1::int) AND id > $2::uuid
+ORDER BY id LIMIT $3
+FOR UPDATE SKIP LOCKED)";
+
+constexpr const char* kExpireMark = R"(
+UPDATE jobs SET deleted_at = now() WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL
+RETURNING )";
+
+constexpr const char* kDeletedBatch = R"(
+ FROM jobs
+WHERE deleted_at IS NOT NULL AND deleted_at <= now() - make_interval(secs => $1::int) AND id > $2::uuid
+ORDER BY id LIMIT $3)";
+
+// The WHERE repeats jobs_unfinished_idx's predicate so the planner uses it. A stage whose message waits in
+// the outbox (broker down) is not stuck: the relay will deliver it.
+constexpr const char* kRequeueStuck = R"(
+WITH stuck AS (
+  SELECT id AS stuck_id,
+         CASE WHEN status IN ('Pending', 'Processing') THEN 'image' ELSE 'ai' END AS stuck_stage,
+         CASE WHEN status IN ('Pending', 'Processing') THEN status ELSE ai_status END AS stuck_status
+  FROM jobs
+  WHERE deleted_at IS NULL
+    AND (status IN ('Pending', 'Processing') OR ai_status IN ('Pending', 'Processing'))
+    AND (status IN ('Pending', 'Processing') OR status = 'Completed')
+    AND updated_at < now() - make_interval(secs => CASE
+          WHEN status = 'Processing' OR (status = 'Completed' AND ai_status = 'Processing') THEN $1::int
+          ELSE $2::int END)
+    AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.published_at IS NULL AND o.payload ->> 'jobId' = jobs.id::text)
+  ORDER BY updated_at LIMIT $3
+  FOR UPDATE SKIP LOCKED
+)
+UPDATE jobs SET updated_at = now() FROM stuck WHERE jobs.id = stuck.stuck_id
+RETURNING stuck.stuck_stage, stuck.stuck_status, )";
+
+constexpr const char* kExistingIds = "SELECT id::text FROM jobs WHERE id = ANY($1::uuid[])";
+
+constexpr const char* kCounts = R"(
+SELECT status, ai_status, count(*) FILTER (WHERE deleted_at IS NULL), count(*) FILTER (WHERE deleted_at IS NOT NULL)
+FROM jobs GROUP BY status, ai_status ORDER BY status, ai_status)";
+
+constexpr const char* kFirstId = "00000000-0000-0000-0000-000000000000";
+
 std::optional<int> opt_int(const Result& r, int row, int col) {
   if (r.is_null(row, col)) return std::nullopt;
   return static_cast<int>(r.get_int(row, col));
@@ -152,33 +201,40 @@ nlohmann::json opt_json(const Result& r, int row, int col) {
   return nlohmann::json::parse(r.get(row, col));
 }
 
-JobRecord read_job(const Result& r, int row) {
+// Reads kColumns starting at column `at` (0 unless the statement returns columns of its own first).
+JobRecord read_job(const Result& r, int row, int at = 0) {
   JobRecord j;
-  j.id = r.get(row, 0);
-  j.user_id = r.get(row, 1);
-  j.status = r.get(row, 2);
-  j.ai_status = r.get(row, 3);
-  j.original_key = r.get(row, 4);
-  j.original_filename = r.get(row, 5);
-  j.mime_type = r.get(row, 6);
-  j.file_size = r.get_int(row, 7);
-  j.sha256 = r.get(row, 8);
-  j.width = opt_int(r, row, 9);
-  j.height = opt_int(r, row, 10);
-  j.created_at = iso_timestamp(r.get(row, 11));
-  j.started_at = opt_time(r, row, 12);
-  j.completed_at = opt_time(r, row, 13);
-  j.error_message = r.get_opt(row, 14);
-  j.retry_count = static_cast<int>(r.get_int(row, 15));
-  j.outputs = opt_json(r, row, 16);
-  j.metadata = opt_json(r, row, 17);
-  j.ai_started_at = opt_time(r, row, 18);
-  j.ai_completed_at = opt_time(r, row, 19);
-  j.ai_error_message = r.get_opt(row, 20);
-  j.ai_retry_count = static_cast<int>(r.get_int(row, 21));
-  j.ai_analysis = opt_json(r, row, 22);
-  j.deleted_at = opt_time(r, row, 23);
+  j.id = r.get(row, at + 0);
+  j.user_id = r.get(row, at + 1);
+  j.status = r.get(row, at + 2);
+  j.ai_status = r.get(row, at + 3);
+  j.original_key = r.get(row, at + 4);
+  j.original_filename = r.get(row, at + 5);
+  j.mime_type = r.get(row, at + 6);
+  j.file_size = r.get_int(row, at + 7);
+  j.sha256 = r.get(row, at + 8);
+  j.width = opt_int(r, row, at + 9);
+  j.height = opt_int(r, row, at + 10);
+  j.created_at = iso_timestamp(r.get(row, at + 11));
+  j.started_at = opt_time(r, row, at + 12);
+  j.completed_at = opt_time(r, row, at + 13);
+  j.error_message = r.get_opt(row, at + 14);
+  j.retry_count = static_cast<int>(r.get_int(row, at + 15));
+  j.outputs = opt_json(r, row, at + 16);
+  j.metadata = opt_json(r, row, at + 17);
+  j.ai_started_at = opt_time(r, row, at + 18);
+  j.ai_completed_at = opt_time(r, row, at + 19);
+  j.ai_error_message = r.get_opt(row, at + 20);
+  j.ai_retry_count = static_cast<int>(r.get_int(row, at + 21));
+  j.ai_analysis = opt_json(r, row, at + 22);
+  j.deleted_at = opt_time(r, row, at + 23);
   return j;
+}
+
+std::vector<JobRecord> read_jobs(const Result& r) {
+  std::vector<JobRecord> jobs;
+  for (int i = 0; i < r.rows(); ++i) jobs.push_back(read_job(r, i));
+  return jobs;
 }
 
 std::optional<JobRecord> first_job(const Result& r) {
@@ -186,7 +242,9 @@ std::optional<JobRecord> first_job(const Result& r) {
   return read_job(r, 0);
 }
 
-std::string returning(const char* statement) { return std::string(statement) + kColumns; }
+std::string returning(const char* statement) {
+  return std::string(statement) + kColumns;
+}
 
 }  // namespace
 
@@ -204,7 +262,8 @@ contracts::JobSummaryData JobRecord::summary() const {
   s.height = height;
   if (outputs.is_array()) {
     for (const auto& o : outputs) {
-      if (o.value("name", "") == contracts::kGalleryThumbnail && o.contains("key")) s.thumbnail_key = o["key"];
+      if (o.value("name", "") == contracts::kGalleryThumbnail && o.contains("key"))
+        s.thumbnail_key = o["key"];
     }
   }
   if (metadata.is_object() && metadata.contains("blurhash") && metadata["blurhash"].is_string()) {
@@ -234,9 +293,9 @@ void JobRepository::enqueue_stage(Connection& conn, const std::string& routing_k
 JobRecord JobRepository::create(const NewJob& job, const std::string& trace_id) {
   auto conn = pool_.acquire();
   Transaction tx(*conn);
-  const auto r = conn->exec(returning(kInsert),
-                            params(job.id, job.user_id, job.original_key, job.original_filename, job.mime_type,
-                                   job.file_size, job.sha256, job.width, job.height));
+  const auto r =
+      conn->exec(returning(kInsert), params(job.id, job.user_id, job.original_key, job.original_filename,
+                                            job.mime_type, job.file_size, job.sha256, job.width, job.height));
   JobRecord created = read_job(r, 0);
   enqueue_stage(*conn, routes_.image_routing_key, created, trace_id);
   enqueue_event(*conn, created);
@@ -265,15 +324,19 @@ SELECT id, user_id, original_filename, file_size, status, ai_status, created_at,
   count(*) OVER ()
 FROM jobs
 WHERE user_id = $1 AND deleted_at IS NULL
-  AND ($2::text IS NULL OR )") + kOverallStatusSql + R"( = $2)
-  AND ($3::text IS NULL OR )" + kSearchVectorSql + R"( @@ plainto_tsquery('simple', $3))
+  AND ($2::text IS NULL OR )") + kOverallStatusSql +
+                                 R"( = $2)
+  AND ($3::text IS NULL OR )" + kSearchVectorSql +
+                                 R"( @@ plainto_tsquery('simple', $3))
 ORDER BY created_at DESC, id DESC
 LIMIT $4 OFFSET $5)";
   static const std::string count_sql = std::string(R"(
 SELECT count(*) FROM jobs
 WHERE user_id = $1 AND deleted_at IS NULL
-  AND ($2::text IS NULL OR )") + kOverallStatusSql + R"( = $2)
-  AND ($3::text IS NULL OR )" + kSearchVectorSql + R"( @@ plainto_tsquery('simple', $3)))";
+  AND ($2::text IS NULL OR )") + kOverallStatusSql +
+                                       R"( = $2)
+  AND ($3::text IS NULL OR )" + kSearchVectorSql +
+                                       R"( @@ plainto_tsquery('simple', $3)))";
 
   auto conn = pool_.acquire();
   const std::int64_t offset = static_cast<std::int64_t>(query.page - 1) * query.page_size;
@@ -313,7 +376,8 @@ JobStats JobRepository::stats(const std::string& user_id) {
   s.in_progress = r.get_int(0, 1);
   const auto completed = r.get_int(0, 2);
   const auto failed = r.get_int(0, 3);
-  if (completed + failed > 0) s.success_rate = static_cast<double>(completed) / static_cast<double>(completed + failed);
+  if (completed + failed > 0)
+    s.success_rate = static_cast<double>(completed) / static_cast<double>(completed + failed);
   if (!r.is_null(0, 4)) s.avg_processing_ms = r.get_int(0, 4);
   s.total = r.get_int(0, 5);
   return s;
@@ -334,7 +398,7 @@ bool JobRepository::purge(const std::string& id) {
 }
 
 RetryResult JobRepository::retry_failed_stage(const std::string& id, const std::string& user_id,
-                                               const std::string& trace_id) {
+                                              const std::string& trace_id) {
   auto conn = pool_.acquire();
   Transaction tx(*conn);
   if (auto job = first_job(conn->exec(returning(kUserRetryImage), params(id, user_id)))) {
@@ -353,7 +417,9 @@ RetryResult JobRepository::retry_failed_stage(const std::string& id, const std::
   return {exists.rows() > 0 ? RetryRequest::NotFailed : RetryRequest::NotFound, std::nullopt};
 }
 
-const char* stage_name(Stage stage) { return stage == Stage::Image ? "image" : "ai"; }
+const char* stage_name(Stage stage) {
+  return stage == Stage::Image ? "image" : "ai";
+}
 
 Claim JobRepository::claim_stage(Stage stage, const std::string& id, bool redelivered, int lease_seconds) {
   const StageSql& sql = sql_of(stage);
@@ -372,7 +438,8 @@ Claim JobRepository::claim_stage(Stage stage, const std::string& id, bool redeli
   return {ClaimOutcome::AlreadyDone, std::nullopt};
 }
 
-std::optional<JobRecord> JobRepository::update_and_announce(const std::string& statement, const std::vector<Param>& values) {
+std::optional<JobRecord> JobRepository::update_and_announce(const std::string& statement,
+                                                            const std::vector<Param>& values) {
   auto conn = pool_.acquire();
   Transaction tx(*conn);
   auto job = first_job(conn->exec(statement, values));
@@ -412,8 +479,8 @@ std::optional<JobRecord> JobRepository::complete_image_stage(const std::string& 
                                                              const std::string& trace_id) {
   auto conn = pool_.acquire();
   Transaction tx(*conn);
-  auto job = first_job(conn->exec(returning(kCompleteImage),
-                                  params(id, width, height, outputs.dump(), metadata.dump())));
+  auto job = first_job(
+      conn->exec(returning(kCompleteImage), params(id, width, height, outputs.dump(), metadata.dump())));
   if (job) {
     enqueue_stage(*conn, routes_.ai_routing_key, *job, trace_id);
     enqueue_event(*conn, *job);
@@ -422,8 +489,8 @@ std::optional<JobRecord> JobRepository::complete_image_stage(const std::string& 
   return job;
 }
 
-std::optional<JobRecord> JobRepository::complete_ai_stage(const std::string& id, const nlohmann::json& analysis,
-                                                          double cost_usd) {
+std::optional<JobRecord> JobRepository::complete_ai_stage(const std::string& id,
+                                                          const nlohmann::json& analysis, double cost_usd) {
   auto conn = pool_.acquire();
   Transaction tx(*conn);
   auto job = first_job(conn->exec(returning(kCompleteAi), params(id, analysis.dump())));
@@ -439,6 +506,70 @@ double JobRepository::ai_spent_today(const std::string& user_id) {
   auto conn = pool_.acquire();
   const auto r = conn->exec(kSpentToday, params(user_id));
   return std::stod(r.get(0, 0));
+}
+
+std::vector<JobRecord> JobRepository::expire_batch(int retention_days, const std::string& after_id,
+                                                   int limit) {
+  auto conn = pool_.acquire();
+  Transaction tx(*conn);
+  const auto batch =
+      conn->exec(kExpireSelect, params(retention_days, after_id.empty() ? kFirstId : after_id, limit));
+  std::vector<std::string> ids;
+  for (int i = 0; i < batch.rows(); ++i) ids.push_back(batch.get(i, 0));
+  if (ids.empty()) return {};
+  for (const auto& job : read_jobs(conn->exec(returning(kExpireMark), params(array_literal(ids))))) {
+    enqueue_event(*conn, job, /*deleted=*/true);
+  }
+  auto jobs = read_jobs(
+      conn->exec(std::string("SELECT ") + kColumns + " FROM jobs WHERE id = ANY($1::uuid[]) ORDER BY id",
+                 params(array_literal(ids))));
+  tx.commit();
+  return jobs;
+}
+
+std::vector<JobRecord> JobRepository::deleted_batch(int min_age_seconds, const std::string& after_id,
+                                                    int limit) {
+  auto conn = pool_.acquire();
+  return read_jobs(conn->exec(std::string("SELECT ") + kColumns + kDeletedBatch,
+                              params(min_age_seconds, after_id.empty() ? kFirstId : after_id, limit)));
+}
+
+std::vector<RequeuedStage> JobRepository::requeue_stuck(int lease_seconds, int pending_seconds, int limit) {
+  auto conn = pool_.acquire();
+  Transaction tx(*conn);
+  const auto r = conn->exec(returning(kRequeueStuck), params(lease_seconds, pending_seconds, limit));
+  std::vector<RequeuedStage> requeued;
+  for (int i = 0; i < r.rows(); ++i) {
+    RequeuedStage s{read_job(r, i, 2), r.get(i, 0) == "ai" ? Stage::Ai : Stage::Image, r.get(i, 1)};
+    const int attempt = 1 + (s.stage == Stage::Image ? s.job.retry_count : s.job.ai_retry_count);
+    const contracts::StageMessage message{s.job.id, s.job.user_id, attempt, ids::new_request_id()};
+    OutboxRepository::enqueue(*conn, routes_.exchange,
+                              s.stage == Stage::Image ? routes_.image_routing_key : routes_.ai_routing_key,
+                              contracts::encode(message));
+    requeued.push_back(std::move(s));
+  }
+  tx.commit();
+  return requeued;
+}
+
+std::set<std::string> JobRepository::existing_ids(const std::vector<std::string>& ids) {
+  std::set<std::string> found;
+  if (ids.empty()) return found;
+  auto conn = pool_.acquire();
+  const auto r = conn->exec(kExistingIds, params(array_literal(ids)));
+  for (int i = 0; i < r.rows(); ++i) found.insert(r.get(i, 0));
+  return found;
+}
+
+JobCounts JobRepository::counts() {
+  auto conn = pool_.acquire();
+  const auto r = conn->exec(kCounts);
+  JobCounts counts;
+  for (int i = 0; i < r.rows(); ++i) {
+    if (const auto live = r.get_int(i, 2); live > 0) counts.live.push_back({r.get(i, 0), r.get(i, 1), live});
+    counts.deleted_pending += r.get_int(i, 3);
+  }
+  return counts;
 }
 
 }  // namespace imageproc::db

@@ -40,6 +40,8 @@ class OutboxRepository {
   int process_batch(int limit, const std::function<PublishResult(const OutboxMessage&)>& publish);
 
   std::int64_t unpublished_count();
+  // Deletes up to `limit` rows published more than `older_than_hours` ago; returns how many.
+  int prune_published(int older_than_hours, int limit);
 
  private:
   Pool& pool_;

@@ -1,11 +1,10 @@
 #include "db/pool.hpp"
 
+#include <fmt/format.h>
 #include <libpq-fe.h>
 #include <poll.h>
 
 #include <cerrno>
-
-#include <fmt/format.h>
 
 #include "core/errors.hpp"
 #include "core/logging.hpp"
@@ -19,21 +18,30 @@ AppError unavailable(const std::string& internal) {
 }  // namespace
 
 Result::Result(pg_result* res) : res_(res, PQclear) {}
-int Result::rows() const { return PQntuples(res_.get()); }
+int Result::rows() const {
+  return PQntuples(res_.get());
+}
 int Result::affected() const {
   const char* n = PQcmdTuples(res_.get());
   return n && *n ? std::atoi(n) : 0;
 }
-bool Result::is_null(int row, int col) const { return PQgetisnull(res_.get(), row, col) == 1; }
+bool Result::is_null(int row, int col) const {
+  return PQgetisnull(res_.get(), row, col) == 1;
+}
 std::string Result::get(int row, int col) const {
-  return std::string(PQgetvalue(res_.get(), row, col), static_cast<std::size_t>(PQgetlength(res_.get(), row, col)));
+  return std::string(PQgetvalue(res_.get(), row, col),
+                     static_cast<std::size_t>(PQgetlength(res_.get(), row, col)));
 }
 std::optional<std::string> Result::get_opt(int row, int col) const {
   if (is_null(row, col)) return std::nullopt;
   return get(row, col);
 }
-std::int64_t Result::get_int(int row, int col) const { return std::stoll(get(row, col)); }
-bool Result::get_bool(int row, int col) const { return get(row, col) == "t"; }
+std::int64_t Result::get_int(int row, int col) const {
+  return std::stoll(get(row, col));
+}
+bool Result::get_bool(int row, int col) const {
+  return get(row, col) == "t";
+}
 int Result::column(std::string_view name) const {
   const int c = PQfnumber(res_.get(), std::string(name).c_str());
   if (c < 0) throw std::logic_error(fmt::format("no column {}", name));
@@ -42,7 +50,8 @@ int Result::column(std::string_view name) const {
 
 Connection::Connection(const std::string& url, std::chrono::milliseconds statement_timeout,
                        const std::string& app_name) {
-  const std::string options = fmt::format("-c statement_timeout={} -c TimeZone=UTC", statement_timeout.count());
+  const std::string options =
+      fmt::format("-c statement_timeout={} -c TimeZone=UTC", statement_timeout.count());
   const char* keys[] = {"dbname", "options", "application_name", "connect_timeout", nullptr};
   const char* values[] = {url.c_str(), options.c_str(), app_name.c_str(), "5", nullptr};
   conn_ = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
@@ -58,7 +67,9 @@ Connection::~Connection() {
   if (conn_) PQfinish(conn_);
 }
 
-bool Connection::ok() const { return conn_ && !broken_ && PQstatus(conn_) == CONNECTION_OK; }
+bool Connection::ok() const {
+  return conn_ && !broken_ && PQstatus(conn_) == CONNECTION_OK;
+}
 
 Result Connection::exec(std::string_view sql, const std::vector<Param>& params) {
   std::vector<const char*> values;
@@ -68,9 +79,13 @@ Result Connection::exec(std::string_view sql, const std::vector<Param>& params) 
                             values.data(), nullptr, nullptr, 0));
 }
 
-void Connection::exec_script(std::string_view sql) { check(PQexec(conn_, std::string(sql).c_str())); }
+void Connection::exec_script(std::string_view sql) {
+  check(PQexec(conn_, std::string(sql).c_str()));
+}
 
-void Connection::listen(std::string_view channel) { exec(std::string("LISTEN ") + std::string(channel)); }
+void Connection::listen(std::string_view channel) {
+  exec(std::string("LISTEN ") + std::string(channel));
+}
 
 bool Connection::wait_for_notification(std::chrono::milliseconds timeout) {
   auto drain = [this] {
@@ -107,7 +122,8 @@ Result Connection::check(pg_result* res) {
   const std::string sqlstate = state ? state : "";
   const std::string message = res ? PQresultErrorMessage(res) : PQerrorMessage(conn_);
   if (sqlstate == "57014") throw unavailable("statement timeout: " + message);
-  // Class 08 (connection exception), 53 (insufficient resources), 57P (shutdown): the database, not the query.
+  // Class 08 (connection exception), 53 (insufficient resources), 57P (shutdown): the database, not the
+  // query.
   if (sqlstate.rfind("08", 0) == 0 || sqlstate.rfind("53", 0) == 0 || sqlstate.rfind("57P", 0) == 0) {
     broken_ = true;
     throw unavailable(message);
@@ -115,7 +131,9 @@ Result Connection::check(pg_result* res) {
   throw DbError(sqlstate, message);
 }
 
-Transaction::Transaction(Connection& conn) : conn_(conn) { conn_.exec("BEGIN"); }
+Transaction::Transaction(Connection& conn) : conn_(conn) {
+  conn_.exec("BEGIN");
+}
 Transaction::~Transaction() {
   if (done_) return;
   try {
@@ -129,7 +147,8 @@ void Transaction::commit() {
   done_ = true;
 }
 
-Pool::Pool(DatabaseConfig config, std::string app_name) : config_(std::move(config)), app_name_(std::move(app_name)) {}
+Pool::Pool(DatabaseConfig config, std::string app_name)
+    : config_(std::move(config)), app_name_(std::move(app_name)) {}
 Pool::~Pool() = default;
 
 Pool::Lease::~Lease() {
@@ -173,6 +192,20 @@ void Pool::release(std::unique_ptr<Connection> conn) {
     --open_;  // discarded; a fresh one is opened on demand
   }
   available_.notify_one();
+}
+
+std::string array_literal(const std::vector<std::string>& items) {
+  std::string out = "{";
+  for (const auto& item : items) {
+    if (out.size() > 1) out += ',';
+    out += '"';
+    for (char c : item) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
 }
 
 std::string iso_timestamp(std::string_view pg) {

@@ -1,8 +1,8 @@
 #pragma once
 // PostgreSQL access over libpq (only pool.cpp includes libpq). A Connection runs parameterised statements
-// ($1, $2, … only — never string concatenation); every session has `statement_timeout` set, so no statement can
-// hang a handler. The Pool is bounded: acquire() waits up to DB_ACQUIRE_TIMEOUT_MS and then fails with 503.
-// Connections that fail are discarded and replaced lazily, so the pool heals after a database restart.
+// ($1, $2, … only — never string concatenation); every session has `statement_timeout` set, so no statement
+// can hang a handler. The Pool is bounded: acquire() waits up to DB_ACQUIRE_TIMEOUT_MS and then fails with
+// 503. Connections that fail are discarded and replaced lazily, so the pool heals after a database restart.
 // Pool is thread-safe; a Connection is used by one thread at a time (the lease holder).
 
 #include <chrono>
@@ -23,7 +23,8 @@ struct pg_result;
 
 namespace imageproc::db {
 
-// A statement failed in the database (constraint, syntax, …). Connection problems become AppError 503 instead.
+// A statement failed in the database (constraint, syntax, …). Connection problems become AppError 503
+// instead.
 class DbError : public std::runtime_error {
  public:
   DbError(std::string sqlstate, const std::string& message)
@@ -37,14 +38,30 @@ class DbError : public std::runtime_error {
 
 using Param = std::optional<std::string>;
 
-inline Param param(std::string_view v) { return std::string(v); }
-inline Param param(const char* v) { return std::string(v); }
-inline Param param(const std::string& v) { return v; }
-inline Param param(std::int64_t v) { return std::to_string(v); }
-inline Param param(int v) { return std::to_string(v); }
-inline Param param(bool v) { return v ? "true" : "false"; }
-inline Param param(std::nullopt_t) { return std::nullopt; }
-inline Param param(const std::optional<std::string>& v) { return v; }
+inline Param param(std::string_view v) {
+  return std::string(v);
+}
+inline Param param(const char* v) {
+  return std::string(v);
+}
+inline Param param(const std::string& v) {
+  return v;
+}
+inline Param param(std::int64_t v) {
+  return std::to_string(v);
+}
+inline Param param(int v) {
+  return std::to_string(v);
+}
+inline Param param(bool v) {
+  return v ? "true" : "false";
+}
+inline Param param(std::nullopt_t) {
+  return std::nullopt;
+}
+inline Param param(const std::optional<std::string>& v) {
+  return v;
+}
 
 template <typename... Args>
 std::vector<Param> params(Args&&... args) {
@@ -74,7 +91,8 @@ struct Notification {
 
 class Connection {
  public:
-  Connection(const std::string& url, std::chrono::milliseconds statement_timeout, const std::string& app_name);
+  Connection(const std::string& url, std::chrono::milliseconds statement_timeout,
+             const std::string& app_name);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -82,7 +100,8 @@ class Connection {
   Result exec(std::string_view sql, const std::vector<Param>& params = {});
   // Runs several ;-separated statements without parameters (migration files only; never user input).
   void exec_script(std::string_view sql);
-  // LISTEN on a channel (a constant of ours, never input). Notifications are then read by wait_for_notification.
+  // LISTEN on a channel (a constant of ours, never input). Notifications are then read by
+  // wait_for_notification.
   void listen(std::string_view channel);
   // Waits up to `timeout` for at least one notification; drains every pending one. True when any arrived.
   bool wait_for_notification(std::chrono::milliseconds timeout);
@@ -139,6 +158,9 @@ class Pool {
   std::vector<std::unique_ptr<Connection>> idle_;
   int open_ = 0;  // connections created and not yet discarded (idle + leased)
 };
+
+// A PostgreSQL array literal ("{\"a\",\"b\"}") of `items`, for a `$n::text[]` (or `::uuid[]`) parameter.
+std::string array_literal(const std::vector<std::string>& items);
 
 // PostgreSQL timestamptz text ("2026-11-22 02:38:15.123+00", sessions run in UTC) → RFC 3339 ("…T…Z").
 std::string iso_timestamp(std::string_view pg_text);

@@ -13,10 +13,11 @@ constexpr const char* kRevokeIfActive =
     "UPDATE refresh_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL";
 constexpr const char* kRevokeFamily =
     "UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL";
+// Revoked tokens are kept until they would have expired: presenting one revokes its whole family (reuse
+// detection), which must keep working for as long as a stolen token could otherwise be used.
 constexpr const char* kPurge = R"(
-DELETE FROM refresh_tokens
-WHERE expires_at < now() - make_interval(days => $1)
-   OR revoked_at < now() - make_interval(days => $1))";
+DELETE FROM refresh_tokens WHERE id IN (
+  SELECT id FROM refresh_tokens WHERE expires_at < now() - make_interval(days => $1::int) LIMIT $2))";
 
 }  // namespace
 
@@ -46,9 +47,9 @@ int RefreshTokenRepository::revoke_family(const std::string& family_id) {
   return conn->exec(kRevokeFamily, params(family_id)).affected();
 }
 
-int RefreshTokenRepository::purge(int grace_days) {
+int RefreshTokenRepository::purge(int grace_days, int limit) {
   auto conn = pool_.acquire();
-  return conn->exec(kPurge, params(grace_days)).affected();
+  return conn->exec(kPurge, params(grace_days, limit)).affected();
 }
 
 }  // namespace imageproc::db

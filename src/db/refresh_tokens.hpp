@@ -1,7 +1,7 @@
 #pragma once
-// refresh_tokens table. Only SHA-256 hashes of tokens are stored. Tokens of one sign-in form a family; rotation
-// revokes the presented token and inserts its successor in one transaction, and the conditional revoke makes
-// two concurrent refreshes of one token end with exactly one winner. Thread-safe.
+// refresh_tokens table. Only SHA-256 hashes of tokens are stored. Tokens of one sign-in form a family;
+// rotation revokes the presented token and inserts its successor in one transaction, and the conditional
+// revoke makes two concurrent refreshes of one token end with exactly one winner. Thread-safe.
 
 #include <cstdint>
 #include <optional>
@@ -33,11 +33,12 @@ class RefreshTokenRepository {
 
   void insert(const NewRefreshToken& token);
   std::optional<RefreshTokenRecord> find_by_hash(const std::string& token_hash);
-  // Revokes `old_id` if still active and inserts `next`; false (and nothing written) if it was already revoked.
+  // Revokes `old_id` if still active and inserts `next`; false (and nothing written) if it was already
+  // revoked.
   bool rotate(const std::string& old_id, const NewRefreshToken& next);
   int revoke_family(const std::string& family_id);
-  // Deletes tokens that expired or were revoked more than `grace_days` ago; returns the count.
-  int purge(int grace_days);
+  // Deletes up to `limit` tokens that expired more than `grace_days` ago (revoked or not); returns the count.
+  int purge(int grace_days, int limit);
 
  private:
   Pool& pool_;

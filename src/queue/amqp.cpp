@@ -3,17 +3,18 @@
 #include <amqp.h>
 #include <amqp_framing.h>
 #include <amqp_tcp_socket.h>
-
-#include <cstring>
+#include <fmt/format.h>
 #include <sys/time.h>
 
-#include <fmt/format.h>
+#include <cstring>
 
 namespace imageproc::queue {
 
 namespace {
 
-std::string to_string(amqp_bytes_t b) { return std::string(static_cast<const char*>(b.bytes), b.len); }
+std::string to_string(amqp_bytes_t b) {
+  return std::string(static_cast<const char*>(b.bytes), b.len);
+}
 
 std::string percent_decode(std::string_view s) {
   std::string out;
@@ -30,9 +31,12 @@ std::string percent_decode(std::string_view s) {
 
 std::string describe(amqp_rpc_reply_t reply) {
   switch (reply.reply_type) {
-    case AMQP_RESPONSE_NORMAL: return "ok";
-    case AMQP_RESPONSE_NONE: return "missing RPC reply";
-    case AMQP_RESPONSE_LIBRARY_EXCEPTION: return amqp_error_string2(reply.library_error);
+    case AMQP_RESPONSE_NORMAL:
+      return "ok";
+    case AMQP_RESPONSE_NONE:
+      return "missing RPC reply";
+    case AMQP_RESPONSE_LIBRARY_EXCEPTION:
+      return amqp_error_string2(reply.library_error);
     case AMQP_RESPONSE_SERVER_EXCEPTION:
       if (reply.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
         auto* m = static_cast<amqp_connection_close_t*>(reply.reply.decoded);
@@ -84,7 +88,8 @@ AmqpUrl parse_amqp_url(std::string_view url) {
   } else if (!authority.empty()) {
     out.host = std::string(authority);
   }
-  if (out.host.empty() || out.port <= 0 || out.port > 65535) throw AmqpError("AMQP_URL has an invalid host or port");
+  if (out.host.empty() || out.port <= 0 || out.port > 65535)
+    throw AmqpError("AMQP_URL has an invalid host or port");
   return out;
 }
 
@@ -98,21 +103,23 @@ struct AmqpConnection::State {
   }
 
   void check(amqp_rpc_reply_t reply, const char* what) {
-    if (reply.reply_type != AMQP_RESPONSE_NORMAL) throw AmqpError(fmt::format("{}: {}", what, describe(reply)));
+    if (reply.reply_type != AMQP_RESPONSE_NORMAL)
+      throw AmqpError(fmt::format("{}: {}", what, describe(reply)));
   }
   void check_rpc(const char* what) { check(amqp_get_rpc_reply(conn), what); }
 };
 
-AmqpConnection::AmqpConnection(const AmqpUrl& url, std::string connection_name, std::chrono::seconds heartbeat,
-                               std::chrono::milliseconds connect_timeout)
+AmqpConnection::AmqpConnection(const AmqpUrl& url, std::string connection_name,
+                               std::chrono::seconds heartbeat, std::chrono::milliseconds connect_timeout)
     : state_(std::make_unique<State>()) {
   state_->conn = amqp_new_connection();
   amqp_socket_t* socket = amqp_tcp_socket_new(state_->conn);
   if (!socket) throw AmqpError("cannot create AMQP socket");
   timeval tv = to_timeval(connect_timeout);
-  if (const int rc = amqp_socket_open_noblock(socket, url.host.c_str(), url.port, &tv); rc != AMQP_STATUS_OK) {
-    throw AmqpError(fmt::format("cannot connect to RabbitMQ at {}:{}: {}", url.host, url.port,
-                                amqp_error_string2(rc)));
+  if (const int rc = amqp_socket_open_noblock(socket, url.host.c_str(), url.port, &tv);
+      rc != AMQP_STATUS_OK) {
+    throw AmqpError(
+        fmt::format("cannot connect to RabbitMQ at {}:{}: {}", url.host, url.port, amqp_error_string2(rc)));
   }
   amqp_table_entry_t props[1];
   props[0].key = amqp_cstring_bytes("connection_name");
@@ -177,13 +184,15 @@ void AmqpConnection::declare(const Topology& topology) {
     state_->check_rpc(("declare queue " + q.name).c_str());
   }
   for (const auto& b : topology.bindings) {
-    amqp_queue_bind(c, State::kChannel, amqp_cstring_bytes(b.queue.c_str()), amqp_cstring_bytes(b.exchange.c_str()),
-                    amqp_cstring_bytes(b.routing_key.c_str()), amqp_empty_table);
+    amqp_queue_bind(c, State::kChannel, amqp_cstring_bytes(b.queue.c_str()),
+                    amqp_cstring_bytes(b.exchange.c_str()), amqp_cstring_bytes(b.routing_key.c_str()),
+                    amqp_empty_table);
     state_->check_rpc(("bind " + b.queue).c_str());
   }
 }
 
-std::string AmqpConnection::declare_private_queue(const std::string& exchange, const std::string& binding_key) {
+std::string AmqpConnection::declare_private_queue(const std::string& exchange,
+                                                  const std::string& binding_key) {
   auto* ok = amqp_queue_declare(state_->conn, State::kChannel, amqp_empty_bytes, 0, 0, /*exclusive=*/1,
                                 /*auto_delete=*/1, amqp_empty_table);
   state_->check_rpc("declare private queue");
@@ -194,13 +203,28 @@ std::string AmqpConnection::declare_private_queue(const std::string& exchange, c
   return name;
 }
 
-std::uint32_t AmqpConnection::queue_depth(const std::string& queue) {
-  auto* ok = amqp_queue_declare(state_->conn, State::kChannel, amqp_cstring_bytes(queue.c_str()), /*passive=*/1, 0,
-                                0, 0, amqp_empty_table);
+QueueStats AmqpConnection::queue_stats(const std::string& queue) {
+  auto* ok = amqp_queue_declare(state_->conn, State::kChannel, amqp_cstring_bytes(queue.c_str()),
+                                /*passive=*/1, 0, 0, 0, amqp_empty_table);
   try {
     state_->check_rpc(("inspect queue " + queue).c_str());
   } catch (...) {
     ok_ = false;  // a failed passive declare closes the channel
+    throw;
+  }
+  return {ok->message_count, ok->consumer_count};
+}
+
+std::uint32_t AmqpConnection::queue_depth(const std::string& queue) {
+  return queue_stats(queue).messages;
+}
+
+std::uint32_t AmqpConnection::purge(const std::string& queue) {
+  auto* ok = amqp_queue_purge(state_->conn, State::kChannel, amqp_cstring_bytes(queue.c_str()));
+  try {
+    state_->check_rpc(("purge queue " + queue).c_str());
+  } catch (...) {
+    ok_ = false;
     throw;
   }
   return ok->message_count;
@@ -230,7 +254,8 @@ PublishOutcome AmqpConnection::publish(const std::string& exchange, const std::s
   bool returned = false;
   const auto deadline = std::chrono::steady_clock::now() + confirm_timeout;
   for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       ok_ = false;  // an unconfirmed publish leaves the tag sequence unknown: reconnect
       throw AmqpError("timed out waiting for the publisher confirm");
@@ -266,14 +291,16 @@ PublishOutcome AmqpConnection::publish(const std::string& exchange, const std::s
       }
       case AMQP_BASIC_NACK_METHOD: {
         auto* nack = static_cast<amqp_basic_nack_t*>(frame.payload.method.decoded);
-        if (nack->delivery_tag == tag || (nack->multiple && nack->delivery_tag >= tag)) return PublishOutcome::Nacked;
+        if (nack->delivery_tag == tag || (nack->multiple && nack->delivery_tag >= tag))
+          return PublishOutcome::Nacked;
         break;
       }
       case AMQP_CHANNEL_CLOSE_METHOD:
       case AMQP_CONNECTION_CLOSE_METHOD:
         ok_ = false;
         throw AmqpError("broker closed the channel while publishing");
-      default: break;
+      default:
+        break;
     }
   }
 }
@@ -308,10 +335,17 @@ std::optional<Delivery> AmqpConnection::next_delivery(std::chrono::milliseconds 
         if (to_string(headers.entries[i].key) != "x-delivery-count") continue;
         const auto& v = headers.entries[i].value;
         switch (v.kind) {
-          case AMQP_FIELD_KIND_I64: d.delivery_count = v.value.i64; break;
-          case AMQP_FIELD_KIND_I32: d.delivery_count = v.value.i32; break;
-          case AMQP_FIELD_KIND_U32: d.delivery_count = v.value.u32; break;
-          default: break;
+          case AMQP_FIELD_KIND_I64:
+            d.delivery_count = v.value.i64;
+            break;
+          case AMQP_FIELD_KIND_I32:
+            d.delivery_count = v.value.i32;
+            break;
+          case AMQP_FIELD_KIND_U32:
+            d.delivery_count = v.value.u32;
+            break;
+          default:
+            break;
         }
       }
     }
@@ -321,7 +355,8 @@ std::optional<Delivery> AmqpConnection::next_delivery(std::chrono::milliseconds 
   if (reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && reply.library_error == AMQP_STATUS_TIMEOUT) {
     return std::nullopt;
   }
-  if (reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && reply.library_error == AMQP_STATUS_UNEXPECTED_STATE) {
+  if (reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
+      reply.library_error == AMQP_STATUS_UNEXPECTED_STATE) {
     // A frame other than a delivery arrived (e.g. channel.close or a heartbeat-related frame): inspect it.
     amqp_frame_t frame;
     if (amqp_simple_wait_frame(c, &frame) == AMQP_STATUS_OK && frame.frame_type == AMQP_FRAME_METHOD &&

@@ -38,6 +38,11 @@ enum class PublishOutcome {
   Nacked,     // the broker refused it (internal error); safe to retry
 };
 
+struct QueueStats {
+  std::uint32_t messages = 0;  // ready (not yet delivered or returned) messages
+  std::uint32_t consumers = 0;
+};
+
 struct Delivery {
   std::uint64_t delivery_tag = 0;
   std::string exchange;
@@ -60,7 +65,11 @@ class AmqpConnection {
   void declare(const Topology& topology);
   // A server-named exclusive, auto-delete queue bound to `exchange` with `binding_key`; returns its name.
   std::string declare_private_queue(const std::string& exchange, const std::string& binding_key);
-  std::uint32_t queue_depth(const std::string& queue);  // passive declare; throws AmqpError if missing
+  QueueStats queue_stats(const std::string& queue);     // passive declare; throws AmqpError if missing
+  std::uint32_t queue_depth(const std::string& queue);  // queue_stats().messages
+  // Drops every ready message of the queue; returns how many (operators and tests that simulate a lost
+  // message).
+  std::uint32_t purge(const std::string& queue);
 
   // Puts the channel in confirm mode (once) and publishes a persistent message, waiting for the broker's
   // confirm. With `mandatory`, an unroutable message comes back as Returned instead of vanishing.

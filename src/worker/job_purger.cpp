@@ -4,11 +4,16 @@
 
 namespace imageproc::worker {
 
-void purge_deleted_job(db::JobRepository& jobs, storage::ObjectStore& store, const db::JobRecord& job) {
-  const auto removed = store.remove_prefix(contracts::processed_prefix(job.user_id, job.id));
-  store.remove(job.original_key);
+std::size_t purge_deleted_job(db::JobRepository& jobs, storage::ObjectStore& store,
+                              const db::JobRecord& job) {
+  std::size_t removed = store.remove_prefix(contracts::processed_prefix(job.user_id, job.id));
+  if (store.head(job.original_key)) {
+    store.remove(job.original_key);
+    ++removed;
+  }
   jobs.purge(job.id);
-  log::info("deleted image purged", {{"jobId", job.id}, {"objectsRemoved", removed + 1}});
+  log::info("deleted image purged", {{"jobId", job.id}, {"objectsRemoved", removed}});
+  return removed;
 }
 
 BackgroundPurger::BackgroundPurger(db::JobRepository& jobs, storage::ObjectStore& store)

@@ -16,9 +16,10 @@
 
 namespace imageproc::worker {
 
-// Removes the objects and the row of a job marked deleted. Throws on storage/database failure (nothing is
-// lost: the row keeps deleted_at and the next purge repeats the idempotent steps).
-void purge_deleted_job(db::JobRepository& jobs, storage::ObjectStore& store, const db::JobRecord& job);
+// Removes the objects and the row of a job marked deleted; returns how many objects it removed. Throws on
+// storage/database failure (nothing is lost: the row keeps deleted_at and the next purge repeats the
+// idempotent steps).
+std::size_t purge_deleted_job(db::JobRepository& jobs, storage::ObjectStore& store, const db::JobRecord& job);
 
 class BackgroundPurger {
  public:

@@ -94,14 +94,16 @@ TEST(Config, S3BackendNeedsBucketAndCredentials) {
   EXPECT_TRUE(mentions(problems, "S3_ENDPOINT must start with"));
   EXPECT_FALSE(mentions(problems, "STORAGE_SIGNING_SECRET"));
   EXPECT_TRUE(mentions(Config::load(env_of({{"STORAGE_BACKEND", "gcs"}})).second, "STORAGE_BACKEND"));
-  EXPECT_TRUE(mentions(Config::load(env_of({{"SIGNED_URL_TTL_MINUTES", "61"}})).second, "SIGNED_URL_TTL_MINUTES"));
+  EXPECT_TRUE(
+      mentions(Config::load(env_of({{"SIGNED_URL_TTL_MINUTES", "61"}})).second, "SIGNED_URL_TTL_MINUTES"));
 }
 
 TEST(Config, TomlFileIsReadAndEnvironmentWins) {
   const std::string path = ::testing::TempDir() + "/imageproc-config-test.toml";
   {
     std::ofstream f(path);
-    f << "JWT_TTL_MINUTES = 20\nDB_POOL_SIZE = 12\nCORS_ORIGINS = [\"https://x.example\"]\nMIGRATE_ON_START = false\n";
+    f << "JWT_TTL_MINUTES = 20\nDB_POOL_SIZE = 12\nCORS_ORIGINS = [\"https://x.example\"]\nMIGRATE_ON_START "
+         "= false\n";
   }
   auto [c, problems] = Config::load(env_of({{"DB_POOL_SIZE", "20"}}), path);
   EXPECT_TRUE(problems.empty()) << (problems.empty() ? "" : problems[0]);
@@ -159,7 +161,8 @@ TEST(Config, AiProviderDefaultsToLocalWithoutAKeyAndToOpenAiWithOne) {
   EXPECT_EQ(with_key.ai.openai_model, "gpt-4.1-mini");
   EXPECT_EQ(with_key.ai.max_image_dimension, 1024);
   EXPECT_EQ(with_key.ai.daily_budget_usd, 0);
-  EXPECT_EQ(Config::load(env_of({{"OPENAI_API_KEY", "sk-test"}, {"AI_PROVIDER", "none"}})).first.ai.provider, "none");
+  EXPECT_EQ(Config::load(env_of({{"OPENAI_API_KEY", "sk-test"}, {"AI_PROVIDER", "none"}})).first.ai.provider,
+            "none");
 }
 
 TEST(Config, OpenAiWithoutAKeyRefusesToStartTheWorker) {
@@ -191,12 +194,66 @@ TEST(Config, AiNumbersAreParsedAndRangeChecked) {
   EXPECT_TRUE(mentions(bad.second, "AI_DAILY_BUDGET_USD"));
   EXPECT_TRUE(mentions(bad.second, "AI_MAX_IMAGE_DIMENSION"));
   EXPECT_TRUE(mentions(bad.second, "AI_PROVIDER"));
-  EXPECT_TRUE(mentions(worker_problems({{"AI_PROVIDER", "openai"}, {"OPENAI_API_KEY", "k"}, {"OPENAI_BASE_URL", "ftp://x"}}),
-                       "OPENAI_BASE_URL"));
+  EXPECT_TRUE(mentions(
+      worker_problems({{"AI_PROVIDER", "openai"}, {"OPENAI_API_KEY", "k"}, {"OPENAI_BASE_URL", "ftp://x"}}),
+      "OPENAI_BASE_URL"));
 }
 
 TEST(Config, TheOpenAiKeyNeverAppearsInTheLoggedSummary) {
   const auto c = Config::load(env_of({{"OPENAI_API_KEY", "sk-very-secret-value"}})).first;
   EXPECT_EQ(c.redacted_summary().find("sk-very-secret"), std::string::npos);
   EXPECT_NE(c.redacted_summary().find("openai_key=set"), std::string::npos);
+}
+
+TEST(Config, SchedulesDefaultToTheDesignAndTakeCronOrOff) {
+  auto [c, problems] = Config::load(env_of({}));
+  EXPECT_TRUE(problems.empty());
+  EXPECT_EQ(c.scheduler.crons.at("cleanup-expired-jobs"), "0 0 * * *");
+  EXPECT_EQ(c.scheduler.crons.at("recover-stuck-jobs"), "*/5 * * * *");
+  EXPECT_EQ(c.scheduler.crons.size(), std::size(imageproc::kScheduleSettings));
+  EXPECT_EQ(c.scheduler.retention_days, 30);
+  EXPECT_TRUE(c.scheduler.enabled);
+
+  auto [d, ok] = Config::load(env_of({{"SCHEDULE_SWEEP_ORPHAN_OBJECTS", "off"},
+                                      {"SCHEDULE_PRUNE_OUTBOX", " @hourly "},
+                                      {"RETENTION_DAYS", "7"}}));
+  EXPECT_TRUE(ok.empty()) << (ok.empty() ? "" : ok[0]);
+  EXPECT_FALSE(d.scheduler.is_enabled("sweep-orphan-objects"));
+  EXPECT_TRUE(d.scheduler.is_enabled("prune-outbox"));
+  EXPECT_EQ(d.scheduler.crons.at("prune-outbox"), "@hourly");
+  EXPECT_EQ(d.scheduler.retention_days, 7);
+}
+
+TEST(Config, ABadCronOrRetentionIsReportedByVariableName) {
+  auto [c, problems] = Config::load(env_of({{"SCHEDULE_CLEANUP_EXPIRED_JOBS", "0 25 * * *"},
+                                            {"SCHEDULE_PRUNE_OUTBOX", "0 0 30 2 *"},
+                                            {"RETENTION_DAYS", "0"},
+                                            {"SCHEDULER_POLL_SECONDS", "x"}}));
+  EXPECT_TRUE(mentions(problems, "SCHEDULE_CLEANUP_EXPIRED_JOBS must be a 5-field cron expression"));
+  EXPECT_TRUE(mentions(problems, "SCHEDULE_PRUNE_OUTBOX"));
+  EXPECT_TRUE(mentions(problems, "RETENTION_DAYS must be an integer"));
+  EXPECT_TRUE(mentions(problems, "SCHEDULER_POLL_SECONDS"));
+}
+
+TEST(Config, ScheduleVariablesAreKnownKeysOfTheTomlFile) {
+  const std::string path = ::testing::TempDir() + "/imageproc-config-schedule.toml";
+  {
+    std::ofstream f(path);
+    f << "schedule_purge_deleted_jobs = \"*/2 * * * *\"\nretention_days = 90\n";
+  }
+  auto [c, problems] = Config::load(env_of({}), path);
+  EXPECT_TRUE(problems.empty()) << (problems.empty() ? "" : problems[0]);
+  EXPECT_EQ(c.scheduler.crons.at("purge-deleted-jobs"), "*/2 * * * *");
+  EXPECT_EQ(c.scheduler.retention_days, 90);
+  std::remove(path.c_str());
+}
+
+TEST(Config, OperatorCommandsNeedTheDatabaseButNoBroker) {
+  auto [c, problems] = Config::load(env_of({{"DATABASE_URL", "postgresql://x@127.0.0.1/db"}}));
+  EXPECT_TRUE(c.validate(Config::Role::Operator).empty());
+  auto [d, p2] = Config::load(env_of({}));
+  EXPECT_TRUE(mentions(d.validate(Config::Role::Operator), "DATABASE_URL is required"));
+  auto [s3, p3] =
+      Config::load(env_of({{"DATABASE_URL", "postgresql://x@127.0.0.1/db"}, {"STORAGE_BACKEND", "s3"}}));
+  EXPECT_TRUE(mentions(s3.validate(Config::Role::Operator), "S3_BUCKET is required"));
 }

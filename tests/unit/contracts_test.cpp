@@ -1,6 +1,6 @@
-#include "contracts/jobs.hpp"
-
 #include <gtest/gtest.h>
+
+#include "contracts/jobs.hpp"
 
 namespace imageproc::contracts {
 namespace {
@@ -31,7 +31,8 @@ TEST(OverallStatus, FollowsTheDesignTableForEveryCombination) {
 }
 
 TEST(StageMessage, RoundTripsAndRejectsWhatIsNotOne) {
-  const StageMessage m{"0190f5a4-1b2c-7d3e-8f40-123456789abc", "0190f5a4-1b2c-7d3e-8f40-abcdefabcdef", 3, "t1"};
+  const StageMessage m{"0190f5a4-1b2c-7d3e-8f40-123456789abc", "0190f5a4-1b2c-7d3e-8f40-abcdefabcdef", 3,
+                       "t1"};
   const auto back = decode_stage_message(encode(m));
   EXPECT_EQ(back.job_id, m.job_id);
   EXPECT_EQ(back.user_id, m.user_id);
@@ -39,20 +40,25 @@ TEST(StageMessage, RoundTripsAndRejectsWhatIsNotOne) {
   EXPECT_EQ(back.trace_id, "t1");
   EXPECT_EQ(nlohmann::json::parse(encode(m))["v"], 1);
 
-  for (const std::string bad : {
-           "", "not json", "[]", R"({"jobId":"x"})",
-           R"({"v":2,"jobId":"0190f5a4-1b2c-7d3e-8f40-123456789abc","userId":"0190f5a4-1b2c-7d3e-8f40-abcdefabcdef"})",
-           R"({"v":1,"jobId":"../../etc","userId":"0190f5a4-1b2c-7d3e-8f40-abcdefabcdef"})",
-           R"({"v":1,"jobId":"0190f5a4-1b2c-7d3e-8f40-123456789abc","userId":"0190f5a4-1b2c-7d3e-8f40-abcdefabcdef","attempt":0})",
-           R"({"v":1,"jobId":"0190f5a4-1b2c-7d3e-8f40-123456789abc","userId":"0190f5a4-1b2c-7d3e-8f40-abcdefabcdef","attempt":"2"})",
-       }) {
+  for (
+      const std::string bad : {
+          "",
+          "not json",
+          "[]",
+          R"({"jobId":"x"})",
+          R"({"v":2,"jobId":"0190f5a4-1b2c-7d3e-8f40-123456789abc","userId":"0190f5a4-1b2c-7d3e-8f40-abcdefabcdef"})",
+          R"({"v":1,"jobId":"../../etc","userId":"0190f5a4-1b2c-7d3e-8f40-abcdefabcdef"})",
+          R"({"v":1,"jobId":"0190f5a4-1b2c-7d3e-8f40-123456789abc","userId":"0190f5a4-1b2c-7d3e-8f40-abcdefabcdef","attempt":0})",
+          R"({"v":1,"jobId":"0190f5a4-1b2c-7d3e-8f40-123456789abc","userId":"0190f5a4-1b2c-7d3e-8f40-abcdefabcdef","attempt":"2"})",
+      }) {
     EXPECT_THROW(decode_stage_message(bad), MalformedMessage) << bad;
   }
   // attempt is optional (first attempt).
-  EXPECT_EQ(decode_stage_message(
-                R"({"v":1,"jobId":"0190f5a4-1b2c-7d3e-8f40-123456789abc","userId":"0190f5a4-1b2c-7d3e-8f40-abcdefabcdef"})")
-                .attempt,
-            1);
+  EXPECT_EQ(
+      decode_stage_message(
+          R"({"v":1,"jobId":"0190f5a4-1b2c-7d3e-8f40-123456789abc","userId":"0190f5a4-1b2c-7d3e-8f40-abcdefabcdef"})")
+          .attempt,
+      1);
 }
 
 TEST(JobEvent, RoundTripsTheSummary) {
@@ -97,6 +103,25 @@ TEST(ObjectKeys, AreDeterministicAndNeverUseTheFilename) {
   EXPECT_EQ(processed_prefix("u", "j"), "processed/u/j/");
   EXPECT_EQ(output_key("u", "j", "thumb-128", "webp"), "processed/u/j/thumb-128.webp");
   EXPECT_EQ(output_key("u", "j", "optimized", "avif"), "processed/u/j/optimized.avif");
+}
+
+TEST(ObjectKeys, OwnerIsReadBackFromOurLayoutOnly) {
+  const std::string u = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
+  const std::string j = "0190a1b2-c3d4-7e5f-8a9b-000000000001";
+  for (const auto& key :
+       {original_key(u, j), output_key(u, j, "thumb-128", "webp"), output_key(u, j, "optimized", "webp")}) {
+    const auto owner = owner_of_key(key);
+    ASSERT_TRUE(owner) << key;
+    EXPECT_EQ(owner->user_id, u);
+    EXPECT_EQ(owner->job_id, j);
+  }
+  for (const std::string& key : std::vector<std::string>{
+           "originals/" + u, "originals/" + u + "/" + j + "/extra", "processed/" + u + "/" + j,
+           "processed/" + u + "/" + j + "/", "processed/" + u + "/" + j + "/a/b.webp",
+           "originals/not-a-uuid/" + j, "originals/" + u + "/0190A1B2-C3D4-7E5F-8A9B-000000000001",
+           "other/" + u + "/" + j, "", "originals/"}) {
+    EXPECT_FALSE(owner_of_key(key)) << key;
+  }
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// Next fire times from the npm package cron-parser (the peer of src/worker/cron.cpp), for cron_test.cpp.
+// Next fire times from the npm package cron-parser (the peer of src/core/cron.cpp), for cron_test.cpp.
 // Usage: node cron_peer.mjs <tests/services dir> <count>  (stdin: JSON [{expr, after}], stdout: JSON [[iso…]])
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';

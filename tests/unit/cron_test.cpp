@@ -1,8 +1,8 @@
 // The scheduler's cron expressions: a table of expressions and their next fire times (worked out by hand,
-// covering ranges, steps, lists, names, month ends and leap days), the parse errors, and a comparison with the
-// npm package cron-parser as a peer over many expressions and start times.
+// covering ranges, steps, lists, names, month ends and leap days), the parse errors, and a comparison with
+// the npm package cron-parser as a peer over many expressions and start times.
 
-#include "worker/cron.hpp"
+#include "core/cron.hpp"
 
 #include <gtest/gtest.h>
 
@@ -14,7 +14,7 @@
 #include "core/temp_file.hpp"
 #include "shell.hpp"
 
-namespace imageproc::worker {
+namespace imageproc {
 namespace {
 
 using namespace std::chrono;
@@ -61,12 +61,12 @@ TEST(Cron, NextFireTimesMatchTheTable) {
       {"@yearly", "2026-11-22T10:00:00Z", "2027-01-01T00:00:00Z"},
       {"*/5 * * * *", "2026-11-22T10:17:00Z", "2026-11-22T10:20:00Z"},
       {"*/5 * * * *", "2026-11-22T10:57:00Z", "2026-11-22T11:00:00Z"},
-      {"7/20 * * * *", "2026-11-22T10:28:00Z", "2026-11-22T10:47:00Z"},   // 7, 27, 47
+      {"7/20 * * * *", "2026-11-22T10:28:00Z", "2026-11-22T10:47:00Z"},     // 7, 27, 47
       {"10-20/4 * * * *", "2026-11-22T10:15:00Z", "2026-11-22T10:18:00Z"},  // 10, 14, 18
       {"10-20/4 * * * *", "2026-11-22T10:18:00Z", "2026-11-22T11:10:00Z"},
       {"0,30 9-17 * * MON-FRI", "2026-11-20T17:30:00Z", "2026-11-23T09:00:00Z"},  // Fri evening → Mon
       {"15 3 * * sun", "2026-11-22T03:15:00Z", "2026-11-29T03:15:00Z"},
-      {"0 0 * * 7", "2026-11-22T10:00:00Z", "2026-11-29T00:00:00Z"},  // 7 is Sunday too
+      {"0 0 * * 7", "2026-11-22T10:00:00Z", "2026-11-29T00:00:00Z"},   // 7 is Sunday too
       {"0 0 31 * *", "2026-11-22T00:00:00Z", "2026-12-31T00:00:00Z"},  // November has 30 days
       {"0 0 31 * *", "2027-01-31T00:00:00Z", "2027-03-31T00:00:00Z"},  // skips February
       {"0 0 30 * *", "2027-01-30T00:00:00Z", "2027-03-30T00:00:00Z"},
@@ -81,7 +81,8 @@ TEST(Cron, NextFireTimesMatchTheTable) {
       {"0 0 1 1 SAT", "2026-11-22T00:00:00Z", "2027-01-01T00:00:00Z"},  // January only: the 1st (a Friday)
       {"0 0 1 1 SAT", "2027-01-01T00:00:00Z", "2027-01-02T00:00:00Z"},  // … or any Saturday in it
   };
-  for (const auto& row : rows) EXPECT_EQ(next(row.expr, row.after), row.next) << row.expr << " after " << row.after;
+  for (const auto& row : rows)
+    EXPECT_EQ(next(row.expr, row.after), row.next) << row.expr << " after " << row.after;
 }
 
 TEST(Cron, DayOfMonthAndDayOfWeekCombineAsInVixieCron) {
@@ -128,14 +129,13 @@ TEST(Cron, InvalidExpressionsAreRefusedNamingTheField) {
   }
 }
 
-// The peer: the npm package cron-parser (tests/services), run by node on the same expressions and start times.
+// The peer: the npm package cron-parser (tests/services), run by node on the same expressions and start
+// times.
 TEST(Cron, AgreesWithCronParserOnManyExpressionsAndStartTimes) {
-  const char* expressions[] = {"* * * * *",          "*/7 * * * *",         "0 0 * * *",
-                               "30 2 * * 1-5",       "0 */6 * * *",         "15,45 8-18/2 * * *",
-                               "0 0 1 * *",          "0 0 31 * *",          "0 0 29 2 *",
-                               "0 9 1,15 * MON",     "0 0 * * SAT,SUN",     "5 4 * 2-4 *",
-                               "0 22 * * 1-5",       "23 0-20/2 * * *",     "0 0 1 1 *",
-                               "0 12 13 * FRI"};
+  const char* expressions[] = {"* * * * *",    "*/7 * * * *",        "0 0 * * *",       "30 2 * * 1-5",
+                               "0 */6 * * *",  "15,45 8-18/2 * * *", "0 0 1 * *",       "0 0 31 * *",
+                               "0 0 29 2 *",   "0 9 1,15 * MON",     "0 0 * * SAT,SUN", "5 4 * 2-4 *",
+                               "0 22 * * 1-5", "23 0-20/2 * * *",    "0 0 1 1 *",       "0 12 13 * FRI"};
   const char* starts[] = {"2026-11-22T10:15:30Z", "2026-12-31T23:59:00Z", "2027-02-27T00:00:00Z",
                           "2028-02-28T23:59:59Z", "2099-12-31T12:00:00Z"};
   nlohmann::json cases = nlohmann::json::array();
@@ -146,9 +146,9 @@ TEST(Cron, AgreesWithCronParserOnManyExpressionsAndStartTimes) {
   std::ofstream(dir / "cases.json") << cases.dump();
   constexpr int kFires = 6;
   const std::string source = IMAGEPROC_SOURCE_DIR;
-  const auto output = testing::run_command("node '" + source + "/tests/unit/cron_peer.mjs' '" + source +
-                                           "/tests/services' " + std::to_string(kFires) + " < '" +
-                                           (dir / "cases.json").string() + "'");
+  const auto output =
+      testing::run_command("node '" + source + "/tests/unit/cron_peer.mjs' '" + source + "/tests/services' " +
+                           std::to_string(kFires) + " < '" + (dir / "cases.json").string() + "'");
   const auto expected = nlohmann::json::parse(output);
   ASSERT_EQ(expected.size(), cases.size());
   for (std::size_t i = 0; i < cases.size(); ++i) {
@@ -165,4 +165,4 @@ TEST(Cron, AgreesWithCronParserOnManyExpressionsAndStartTimes) {
 }
 
 }  // namespace
-}  // namespace imageproc::worker
+}  // namespace imageproc

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "core/errors.hpp"
+#include "core/text.hpp"
 
 namespace imageproc::api {
 namespace {
@@ -19,10 +20,6 @@ std::string string_field(const nlohmann::json& body, const char* name, FieldErro
   return it->get<std::string>();
 }
 
-std::string rfc3339(std::chrono::system_clock::time_point t) {
-  return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::chrono::system_clock::to_time_t(t)));
-}
-
 }  // namespace
 
 AuthHandlers::AuthHandlers(auth::AccountService& accounts, bool secure_cookie)
@@ -30,11 +27,16 @@ AuthHandlers::AuthHandlers(auth::AccountService& accounts, bool secure_cookie)
 
 void AuthHandlers::register_routes(Router& router) {
   const RouteOptions public_auth{Access::Public, RateClass::Auth, std::nullopt};
-  router.add("POST", "/api/auth/register", [this](Request& r) { return register_user(r); }, public_auth);
-  router.add("POST", "/api/auth/login", [this](Request& r) { return login(r); }, public_auth);
-  router.add("POST", "/api/auth/refresh", [this](Request& r) { return refresh(r); }, public_auth);
-  router.add("POST", "/api/auth/logout", [this](Request& r) { return logout(r); }, public_auth);
-  router.add("GET", "/api/auth/me", [this](Request& r) { return me(r); }, {Access::User, RateClass::Read, {}});
+  router.add(
+      "POST", "/api/auth/register", [this](Request& r) { return register_user(r); }, public_auth);
+  router.add(
+      "POST", "/api/auth/login", [this](Request& r) { return login(r); }, public_auth);
+  router.add(
+      "POST", "/api/auth/refresh", [this](Request& r) { return refresh(r); }, public_auth);
+  router.add(
+      "POST", "/api/auth/logout", [this](Request& r) { return logout(r); }, public_auth);
+  router.add("GET", "/api/auth/me", [this](Request& r) { return me(r); },
+             {Access::User, RateClass::Read, {}});
 }
 
 std::string AuthHandlers::refresh_cookie(const std::string& value, std::chrono::seconds max_age) const {
@@ -44,7 +46,7 @@ std::string AuthHandlers::refresh_cookie(const std::string& value, std::chrono::
 
 Response AuthHandlers::session_response(int status, const auth::AuthSession& s) const {
   Response r = Response::json(status, {{"token", s.access.token},
-                                       {"expiresAt", rfc3339(s.access.expires_at)},
+                                       {"expiresAt", text::rfc3339(s.access.expires_at)},
                                        {"email", s.user.email},
                                        {"name", s.user.name},
                                        {"userId", s.user.id}});

@@ -18,7 +18,11 @@ struct ReadinessCheck {
 
 class HealthHandlers {
  public:
-  HealthHandlers(std::vector<ReadinessCheck> checks, Metrics& metrics);
+  // Appended to /metrics at each scrape (deployment-wide gauges read from the database and broker); when it
+  // throws, /metrics still answers, with imageproc_operations_up 0.
+  using MetricsSource = std::function<std::string()>;
+
+  HealthHandlers(std::vector<ReadinessCheck> checks, Metrics& metrics, MetricsSource operations = {});
   void register_routes(Router& router);
 
   Response healthz(Request& request);
@@ -28,6 +32,7 @@ class HealthHandlers {
  private:
   std::vector<ReadinessCheck> checks_;
   Metrics& metrics_;
+  MetricsSource operations_;
 };
 
 }  // namespace imageproc::api

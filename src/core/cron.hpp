@@ -19,7 +19,7 @@
 #include <stdexcept>
 #include <string>
 
-namespace imageproc::worker {
+namespace imageproc {
 
 class CronError : public std::invalid_argument {
  public:
@@ -47,11 +47,11 @@ class CronExpression {
   std::string text_;
   std::bitset<60> minutes_;
   std::bitset<24> hours_;
-  std::bitset<32> days_;    // 1–31
-  std::bitset<13> months_;  // 1–12
-  std::bitset<7> weekdays_; // 0–6, Sunday = 0
+  std::bitset<32> days_;     // 1–31
+  std::bitset<13> months_;   // 1–12
+  std::bitset<7> weekdays_;  // 0–6, Sunday = 0
   bool days_restricted_ = false;
   bool weekdays_restricted_ = false;
 };
 
-}  // namespace imageproc::worker
+}  // namespace imageproc

@@ -1,4 +1,4 @@
-#include "worker/cron.hpp"
+#include "core/cron.hpp"
 
 #include <algorithm>
 #include <array>
@@ -7,7 +7,7 @@
 #include <sstream>
 #include <vector>
 
-namespace imageproc::worker {
+namespace imageproc {
 
 namespace {
 
@@ -58,8 +58,9 @@ int parse_value(const FieldSpec& field, const std::string& token, const std::str
     fail(field, whole, "'" + token + "' is not a number");
   }
   if (value < field.min || value > field.max) {
-    fail(field, whole, std::to_string(value) + " is outside " + std::to_string(field.min) + "–" +
-                           std::to_string(field.max));
+    fail(
+        field, whole,
+        std::to_string(value) + " is outside " + std::to_string(field.min) + "–" + std::to_string(field.max));
   }
   return value;
 }
@@ -158,7 +159,9 @@ bool CronExpression::day_matches(year_month_day date) const {
   return days_restricted_ && weekdays_restricted_ ? day || weekday : day && weekday;
 }
 
-unsigned CronExpression::weekday_of(year_month_day date) { return weekday(sys_days(date)).c_encoding(); }
+unsigned CronExpression::weekday_of(year_month_day date) {
+  return weekday(sys_days(date)).c_encoding();
+}
 
 bool CronExpression::matches(TimePoint minute) const {
   const auto day = floor<days>(minute);
@@ -186,4 +189,4 @@ std::optional<CronExpression::TimePoint> CronExpression::next_after(TimePoint af
   return std::nullopt;
 }
 
-}  // namespace imageproc::worker
+}  // namespace imageproc
