@@ -6,7 +6,7 @@
 namespace imageproc::db {
 namespace {
 
-constexpr const char* kNow = "SELECT extract(epoch FROM now())::bigint";
+constexpr const char* kNow = "SELECT floor(extract(epoch FROM now()))::bigint";
 
 constexpr const char* kUpsert = R"(
 INSERT INTO schedules (name, cron, enabled, next_run_at) VALUES ($1, $2, $3, to_timestamp($4::float8))
@@ -26,8 +26,8 @@ constexpr const char* kRunColumns =
 
 // Due (or requested) and not running; the most overdue first. Rows another scheduler is claiming are skipped.
 constexpr const char* kSelectDue = R"(
-SELECT name, cron, extract(epoch FROM next_run_at)::bigint, enabled AND next_run_at <= now(),
-       extract(epoch FROM now())::bigint
+SELECT name, cron, floor(extract(epoch FROM next_run_at))::bigint, enabled AND next_run_at <= now(),
+       floor(extract(epoch FROM now()))::bigint
 FROM schedules s
 WHERE name = ANY($1::text[])
   AND ((enabled AND next_run_at <= now()) OR run_requested_at IS NOT NULL)
