@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <fstream>
@@ -470,6 +471,16 @@ std::vector<std::string> Config::validate(Role role) const {
   }
   if (role == Role::Worker && ai.provider == "local" && ai.ocr_language.empty()) {
     problems.push_back("AI_OCR_LANGUAGE must not be empty");
+  }
+  if (role == Role::Worker || role == Role::Operator) {
+    // A stage waiting in a retry queue is Pending on purpose; recovery must not take it for a lost message.
+    const auto longest = *std::max_element(queue.retry_delays.begin(), queue.retry_delays.end());
+    if (std::chrono::minutes(scheduler.recover_pending_after_minutes) <= longest) {
+      problems.push_back(
+          fmt::format("RECOVER_PENDING_AFTER_MINUTES ({}) must be longer than the longest "
+                      "QUEUE_RETRY_DELAYS_MS delay ({} ms)",
+                      scheduler.recover_pending_after_minutes, longest.count()));
+    }
   }
   if (serves_http && storage.backend == "local") {
     if (storage.signing_secret.size() < 32) {

@@ -1,8 +1,10 @@
 // The scheduler and its jobs (DESIGN §8) against the real PostgreSQL, RabbitMQ and the local object store:
 // claims in-process (many threads racing for one occurrence, missed occurrences, abandoned runs), each job's
 // effect on rows and objects (with a store that fails midway), and through the real binaries: two workers
-// sharing one schedule, `imageproc schedule list|run` on a stack with data, recovery of a job whose worker was
-// killed mid-stage and whose message was lost, and the admin endpoints and metrics.
+// sharing one schedule, `imageproc schedule list|run` on a stack with data, recovery of a job whose worker
+// was killed mid-stage and whose message was lost, and the admin endpoints and metrics.
+
+#include "worker/scheduler.hpp"
 
 #include <gtest/gtest.h>
 
@@ -17,7 +19,6 @@
 #include "images_fixture.hpp"
 #include "storage/local/local_store.hpp"
 #include "worker/scheduled_jobs.hpp"
-#include "worker/scheduler.hpp"
 
 namespace imageproc::testing {
 namespace {
@@ -102,13 +103,15 @@ class SchedulerDbTest : public ::testing::Test {
   TestDatabase db_;
   db::Pool pool_{database_config(db_), "it-scheduler"};
   TempDir objects_ = TempDir::create(fs::temp_directory_path(), "scheduler-objects-");
-  storage::LocalObjectStore store_{objects_.path(), storage::UrlSigner("scheduler-test-secret-0123456789abcdef")};
+  storage::LocalObjectStore store_{objects_.path(),
+                                   storage::UrlSigner("scheduler-test-secret-0123456789abcdef")};
   db::JobRepository jobs_{pool_, {"x", "image-jobs", "image-ai-jobs", "x.events"}};
   db::OutboxRepository outbox_{pool_};
   db::RefreshTokenRepository tokens_{pool_};
   db::HeartbeatRepository heartbeats_{pool_};
   db::ScheduleRepository schedules_{pool_};
-  worker::ScheduledJobs scheduled_jobs_{jobs_, outbox_, tokens_, heartbeats_, store_, worker::MaintenanceSettings{}};
+  worker::ScheduledJobs scheduled_jobs_{jobs_,       outbox_, tokens_,
+                                        heartbeats_, store_,  worker::MaintenanceSettings{}};
   StopFlag stop_;
 };
 
@@ -141,7 +144,8 @@ TEST_F(SchedulerDbTest, ManySchedulersRacingForOneOccurrenceRunItOnce) {
 TEST_F(SchedulerDbTest, OccurrencesMissedDuringDowntimeRunOnceAndTheNextIsInTheFuture) {
   auto s = scheduler(only({{"purge-deleted-jobs", "* * * * *"}}));
   // Three days without a worker: 4320 missed minutes.
-  db_.scalar("UPDATE schedules SET next_run_at = now() - interval '3 days' WHERE name = 'purge-deleted-jobs'");
+  db_.scalar(
+      "UPDATE schedules SET next_run_at = now() - interval '3 days' WHERE name = 'purge-deleted-jobs'");
   const auto results = s.run_due(stop_);
   ASSERT_EQ(results.size(), 1u);
   EXPECT_EQ(results[0].status, "Succeeded");
@@ -156,11 +160,13 @@ TEST_F(SchedulerDbTest, OccurrencesMissedDuringDowntimeRunOnceAndTheNextIsInTheF
 TEST_F(SchedulerDbTest, ARunWhoseWorkerDiedIsMarkedFailedAfterItsLeaseAndTheScheduleRunsAgain) {
   auto s = scheduler(only({{"prune-outbox", "15 * * * *"}}));
   // What a worker killed mid-run leaves behind: a Running run whose lease nobody renews.
-  db_.scalar("INSERT INTO schedule_runs (name, trigger, instance, started_at, lease_until) "
-             "VALUES ('prune-outbox', 'schedule', 'dead-worker', now() - interval '10 minutes', "
-             "now() - interval '5 minutes')");
-  db_.scalar("UPDATE schedules SET next_run_at = now() - interval '1 minute', last_status = 'Running' "
-             "WHERE name = 'prune-outbox'");
+  db_.scalar(
+      "INSERT INTO schedule_runs (name, trigger, instance, started_at, lease_until) "
+      "VALUES ('prune-outbox', 'schedule', 'dead-worker', now() - interval '10 minutes', "
+      "now() - interval '5 minutes')");
+  db_.scalar(
+      "UPDATE schedules SET next_run_at = now() - interval '1 minute', last_status = 'Running' "
+      "WHERE name = 'prune-outbox'");
   const auto results = s.run_due(stop_);
   ASSERT_EQ(results.size(), 1u);
   EXPECT_EQ(results[0].status, "Succeeded");
@@ -175,8 +181,9 @@ TEST_F(SchedulerDbTest, ARunWhoseWorkerDiedIsMarkedFailedAfterItsLeaseAndTheSche
 
 TEST_F(SchedulerDbTest, AManualRunIsRefusedWhileAnotherRunOfTheScheduleIsInProgress) {
   auto s = scheduler(only({{"prune-outbox", "15 * * * *"}}));
-  db_.scalar("INSERT INTO schedule_runs (name, trigger, instance, lease_until) "
-             "VALUES ('prune-outbox', 'manual', 'busy-worker', now() + interval '5 minutes')");
+  db_.scalar(
+      "INSERT INTO schedule_runs (name, trigger, instance, lease_until) "
+      "VALUES ('prune-outbox', 'manual', 'busy-worker', now() + interval '5 minutes')");
   const auto busy = s.run_now("prune-outbox", stop_);
   EXPECT_EQ(busy.outcome, worker::Scheduler::NowOutcome::AlreadyRunning);
   ASSERT_TRUE(busy.running);
@@ -185,7 +192,8 @@ TEST_F(SchedulerDbTest, AManualRunIsRefusedWhileAnotherRunOfTheScheduleIsInProgr
   // A requested run waits for the running one instead of overlapping it.
   ASSERT_TRUE(schedules_.request_run("prune-outbox"));
   EXPECT_TRUE(s.run_due(stop_).empty());
-  db_.scalar("UPDATE schedule_runs SET status = 'Succeeded', finished_at = now() WHERE instance = 'busy-worker'");
+  db_.scalar(
+      "UPDATE schedule_runs SET status = 'Succeeded', finished_at = now() WHERE instance = 'busy-worker'");
   const auto results = s.run_due(stop_);
   ASSERT_EQ(results.size(), 1u);
   EXPECT_EQ(db_.scalar("SELECT trigger FROM schedule_runs ORDER BY id DESC LIMIT 1"), "manual");
@@ -198,8 +206,8 @@ TEST_F(SchedulerDbTest, CleanupDeletesExpiredJobsRowsAndEveryObjectAndSparesYoun
   const auto old1 = new_job_with_objects(user);
   const auto old2 = new_job_with_objects(user);
   const auto young = new_job_with_objects(user);
-  db_.scalar("UPDATE jobs SET created_at = now() - interval '31 days' WHERE id IN ('" + old1.id + "', '" + old2.id +
-             "')");
+  db_.scalar("UPDATE jobs SET created_at = now() - interval '31 days' WHERE id IN ('" + old1.id + "', '" +
+             old2.id + "')");
   ASSERT_EQ(objects_under("originals/"), 3u);
 
   const auto now = s.run_now("cleanup-expired-jobs", stop_);
@@ -216,7 +224,9 @@ TEST_F(SchedulerDbTest, CleanupDeletesExpiredJobsRowsAndEveryObjectAndSparesYoun
   // Owners' galleries were told (a deleted event each, through the outbox).
   EXPECT_EQ(db_.scalar("SELECT count(*) FROM outbox WHERE payload ->> 'deleted' = 'true'"), "2");
   // Recorded with its counts.
-  EXPECT_EQ(db_.scalar("SELECT stats ->> 'jobsDeleted' FROM schedule_runs WHERE name = 'cleanup-expired-jobs'"), "2");
+  EXPECT_EQ(
+      db_.scalar("SELECT stats ->> 'jobsDeleted' FROM schedule_runs WHERE name = 'cleanup-expired-jobs'"),
+      "2");
 }
 
 TEST_F(SchedulerDbTest, CleanupLeavesAJobWhoseObjectsCouldNotBeDeletedForTheNextRun) {
@@ -234,7 +244,8 @@ TEST_F(SchedulerDbTest, CleanupLeavesAJobWhoseObjectsCouldNotBeDeletedForTheNext
   EXPECT_EQ(first->status, "Failed");
   EXPECT_EQ(first->stats["jobsDeleted"], 1);
   EXPECT_EQ(first->stats["jobsFailed"], 1);
-  EXPECT_NE(first->error.value_or("").find("simulated store outage"), std::string::npos) << first->error.value_or("");
+  EXPECT_NE(first->error.value_or("").find("simulated store outage"), std::string::npos)
+      << first->error.value_or("");
   // Not half-deleted and forgotten: the row stays, hidden from its owner, and still holds the original's key.
   EXPECT_EQ(job_count("id = '" + fine.id + "'"), "0");
   EXPECT_EQ(job_count("id = '" + stuck.id + "' AND deleted_at IS NOT NULL"), "1");
@@ -277,7 +288,8 @@ TEST_F(SchedulerDbTest, SweepDeletesOrphanObjectsOnlyAfterTheGracePeriod) {
   store_.put_buffer(young_orphan, "x", "image/png");
   store_.put_buffer(junk, "x", "application/octet-stream");
   const auto two_days_ago = fs::file_time_type::clock::now() - std::chrono::hours(48);
-  for (const auto& key : {old_orphan, junk, kept.original_key}) fs::last_write_time(objects_.path() / key, two_days_ago);
+  for (const auto& key : {old_orphan, junk, kept.original_key})
+    fs::last_write_time(objects_.path() / key, two_days_ago);
 
   const auto result = s.run_now("sweep-orphan-objects", stop_).result;
   EXPECT_EQ(result->status, "Succeeded") << result->error.value_or("");
@@ -294,18 +306,21 @@ TEST_F(SchedulerDbTest, SweepDeletesOrphanObjectsOnlyAfterTheGracePeriod) {
 TEST_F(SchedulerDbTest, PruneOutboxAndPurgeRefreshTokensDeleteOnlyWhatIsOld) {
   auto s = scheduler(only({}));
   const auto user = new_user();
-  db_.scalar("INSERT INTO outbox (exchange, routing_key, payload, published_at) VALUES "
-             "('x', 'k', '{}', now() - interval '2 days'), ('x', 'k', '{}', now() - interval '1 hour'), "
-             "('x', 'k', '{}', NULL)");
+  db_.scalar(
+      "INSERT INTO outbox (exchange, routing_key, payload, published_at) VALUES "
+      "('x', 'k', '{}', now() - interval '2 days'), ('x', 'k', '{}', now() - interval '1 hour'), "
+      "('x', 'k', '{}', NULL)");
   const auto token = [&](const std::string& expires, const std::string& revoked) {
-    db_.scalar("INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, expires_at, revoked_at) VALUES ('" +
-               ids::new_uuid() + "', '" + user + "', '" + ids::new_uuid() + "', '" + ids::new_uuid() + "', " +
-               expires + ", " + revoked + ")");
+    db_.scalar(
+        "INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, expires_at, revoked_at) VALUES ('" +
+        ids::new_uuid() + "', '" + user + "', '" + ids::new_uuid() + "', '" + ids::new_uuid() + "', " +
+        expires + ", " + revoked + ")");
   };
-  token("now() - interval '3 days'", "NULL");                           // long expired: goes
-  token("now() + interval '5 days'", "now() - interval '20 days'");     // revoked, unexpired: kept (reuse detection)
-  token("now() + interval '5 days'", "NULL");                           // live: kept
-  token("now() - interval '1 hour'", "NULL");                           // just expired: kept a day
+  token("now() - interval '3 days'", "NULL");  // long expired: goes
+  token("now() + interval '5 days'",
+        "now() - interval '20 days'");         // revoked, unexpired: kept (reuse detection)
+  token("now() + interval '5 days'", "NULL");  // live: kept
+  token("now() - interval '1 hour'", "NULL");  // just expired: kept a day
 
   const auto outbox = s.run_now("prune-outbox", stop_).result;
   EXPECT_EQ(outbox->stats["rowsDeleted"], 1);
@@ -367,7 +382,8 @@ class SchedulerStackTest : public ImagesTest {
 
   queue::Topology topology() const { return queue::Topology::make(db_.name() + ".", {200ms, 400ms}); }
   queue::AmqpConnection broker() const {
-    return queue::AmqpConnection(queue::parse_amqp_url(required_env("IMAGEPROC_TEST_AMQP_URL")), "scheduler-test");
+    return queue::AmqpConnection(queue::parse_amqp_url(required_env("IMAGEPROC_TEST_AMQP_URL")),
+                                 "scheduler-test");
   }
 
   static std::map<std::string, std::string> schedules_off() {
@@ -401,11 +417,13 @@ TEST_F(SchedulerStackTest, TwoWorkersRunEachOccurrenceOfAScheduleOnce) {
     db_.scalar("UPDATE schedules SET next_run_at = now() - make_interval(days => " + std::to_string(i) +
                ") WHERE name = 'prune-outbox'");
     db_.scalar("SELECT pg_notify('schedules', 'prune-outbox')");
-    ASSERT_TRUE(eventually("SELECT count(*) FROM schedule_runs WHERE status = 'Succeeded'", std::to_string(i)));
+    ASSERT_TRUE(
+        eventually("SELECT count(*) FROM schedule_runs WHERE status = 'Succeeded'", std::to_string(i)));
   }
   std::this_thread::sleep_for(2s);  // time for a duplicate to show up, if there were one
   EXPECT_EQ(db_.scalar("SELECT count(*) FROM schedule_runs"), std::to_string(kOccurrences));
-  EXPECT_EQ(db_.scalar("SELECT count(DISTINCT scheduled_for) FROM schedule_runs"), std::to_string(kOccurrences));
+  EXPECT_EQ(db_.scalar("SELECT count(DISTINCT scheduled_for) FROM schedule_runs"),
+            std::to_string(kOccurrences));
   EXPECT_EQ(db_.scalar("SELECT count(*) FROM schedule_runs WHERE instance NOT LIKE 'it-worker-%'"), "0");
 }
 
@@ -431,7 +449,8 @@ TEST_F(SchedulerStackTest, ScheduleListAndRunWorkOnAStackWithData) {
 
   const auto cleanup = cli({"schedule", "run", "cleanup-expired-jobs"});
   ASSERT_EQ(cleanup.code, 0) << cleanup.output;
-  EXPECT_NE(cleanup.output.find("cleanup-expired-jobs run 1: Succeeded"), std::string::npos) << cleanup.output;
+  EXPECT_NE(cleanup.output.find("cleanup-expired-jobs run 1: Succeeded"), std::string::npos)
+      << cleanup.output;
   EXPECT_NE(cleanup.output.find("jobsDeleted=1"), std::string::npos) << cleanup.output;
   EXPECT_NE(cleanup.output.find("objectsDeleted=5"), std::string::npos) << cleanup.output;
   EXPECT_EQ(db_.scalar("SELECT count(*) FROM jobs"), "1");
@@ -459,7 +478,8 @@ TEST_F(SchedulerStackTest, ScheduleListAndRunWorkOnAStackWithData) {
 
   const auto unknown = cli({"schedule", "run", "vacuum-everything"});
   EXPECT_EQ(unknown.code, 2);
-  EXPECT_NE(unknown.output.find("no schedule named 'vacuum-everything'"), std::string::npos) << unknown.output;
+  EXPECT_NE(unknown.output.find("no schedule named 'vacuum-everything'"), std::string::npos)
+      << unknown.output;
 }
 
 TEST_F(SchedulerStackTest, RecoveryCompletesAJobWhoseWorkerWasKilledMidStageAndWhoseMessageWasLost) {
@@ -476,7 +496,8 @@ TEST_F(SchedulerStackTest, RecoveryCompletesAJobWhoseWorkerWasKilledMidStageAndW
     ASSERT_TRUE(doomed.process().process().wait(10s));
   }
   // The broker hands the unacknowledged message back; losing it too is what recovery exists for.
-  for (int i = 0; i < 100 && amqp.queue_depth(topo.image_jobs.name) == 0; ++i) std::this_thread::sleep_for(100ms);
+  for (int i = 0; i < 100 && amqp.queue_depth(topo.image_jobs.name) == 0; ++i)
+    std::this_thread::sleep_for(100ms);
   ASSERT_EQ(amqp.purge(topo.image_jobs.name), 1u);
   ASSERT_EQ(db_.scalar("SELECT status FROM jobs"), "Processing");
 
@@ -486,7 +507,9 @@ TEST_F(SchedulerStackTest, RecoveryCompletesAJobWhoseWorkerWasKilledMidStageAndW
   EXPECT_NE(early.output.find("imageStagesRequeued=0"), std::string::npos) << early.output;
 
   // Eleven minutes later, as far as the row can tell.
-  db_.scalar("UPDATE jobs SET started_at = now() - interval '11 minutes', updated_at = now() - interval '11 minutes'");
+  db_.scalar(
+      "UPDATE jobs SET started_at = now() - interval '11 minutes', updated_at = now() - interval '11 "
+      "minutes'");
   worker_ = std::make_unique<WorkerProcess>(db_, schedules_off());
   const auto recovered = cli({"schedule", "run", "recover-stuck-jobs"});
   ASSERT_EQ(recovered.code, 0) << recovered.output;
@@ -502,10 +525,12 @@ TEST_F(SchedulerStackTest, RecoveryRequeuesAPendingStageWhoseMessageWasLostAndNo
   const auto lost = upload_ok(token, "lost.jpg", jpeg(picture(320, 240)));
   auto amqp = broker();
   const auto topo = topology();
-  for (int i = 0; i < 100 && amqp.queue_depth(topo.image_jobs.name) == 0; ++i) std::this_thread::sleep_for(100ms);
+  for (int i = 0; i < 100 && amqp.queue_depth(topo.image_jobs.name) == 0; ++i)
+    std::this_thread::sleep_for(100ms);
   ASSERT_EQ(amqp.purge(topo.image_jobs.name), 1u);
   const auto waiting = upload_ok(token, "waiting.jpg", jpeg(picture(320, 240)));  // its message is queued
-  for (int i = 0; i < 100 && amqp.queue_depth(topo.image_jobs.name) == 0; ++i) std::this_thread::sleep_for(100ms);
+  for (int i = 0; i < 100 && amqp.queue_depth(topo.image_jobs.name) == 0; ++i)
+    std::this_thread::sleep_for(100ms);
   db_.scalar("UPDATE jobs SET updated_at = now() - interval '20 minutes' WHERE id = '" + lost + "'");
 
   const auto recovered = cli({"schedule", "run", "recover-stuck-jobs"});
@@ -555,7 +580,8 @@ TEST_F(SchedulerStackTest, OverviewAndMetricsMatchTheDatabaseAndTheBroker) {
   const auto r = api_->get("/api/admin/overview", bearer(admin));
   ASSERT_EQ(r.status, 200) << r.body;
   const auto o = r.json();
-  EXPECT_EQ(o["jobs"]["total"].get<int>(), std::stoi(db_.scalar("SELECT count(*) FROM jobs WHERE deleted_at IS NULL")));
+  EXPECT_EQ(o["jobs"]["total"].get<int>(),
+            std::stoi(db_.scalar("SELECT count(*) FROM jobs WHERE deleted_at IS NULL")));
   EXPECT_EQ(o["jobs"]["byStatus"]["Completed"], 2);
   EXPECT_EQ(o["jobs"]["byAiStatus"]["Skipped"], 2);
   EXPECT_EQ(o["jobs"]["byOverallStatus"]["Completed"], 2);
@@ -589,10 +615,11 @@ TEST_F(SchedulerStackTest, OverviewAndMetricsMatchTheDatabaseAndTheBroker) {
   const auto metrics = api_->get("/metrics").body;
   for (const std::string& line : std::vector<std::string>{
            "imageproc_operations_up 1\n", "imageproc_jobs{status=\"Completed\"} 2\n",
-        "imageproc_queue_dead_letters{queue=\"" + topo.image_jobs.name + "\"} 1\n",
-        "imageproc_queue_consumers{queue=\"" + topo.image_jobs.name + "\"} 2\n", "imageproc_workers{state=\"alive\"} 1\n",
-        "imageproc_schedule_runs{schedule=\"prune-outbox\",status=\"Succeeded\"} 1\n",
-        "imageproc_schedule_items{schedule=\"prune-outbox\",item=\"rowsDeleted\"} "}) {
+           "imageproc_queue_dead_letters{queue=\"" + topo.image_jobs.name + "\"} 1\n",
+           "imageproc_queue_consumers{queue=\"" + topo.image_jobs.name + "\"} 2\n",
+           "imageproc_workers{state=\"alive\"} 1\n",
+           "imageproc_schedule_runs{schedule=\"prune-outbox\",status=\"Succeeded\"} 1\n",
+           "imageproc_schedule_items{schedule=\"prune-outbox\",item=\"rowsDeleted\"} "}) {
     EXPECT_NE(metrics.find(line), std::string::npos) << line << "\n" << metrics;
   }
 }

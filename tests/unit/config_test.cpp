@@ -257,3 +257,16 @@ TEST(Config, OperatorCommandsNeedTheDatabaseButNoBroker) {
       Config::load(env_of({{"DATABASE_URL", "postgresql://x@127.0.0.1/db"}, {"STORAGE_BACKEND", "s3"}}));
   EXPECT_TRUE(mentions(s3.validate(Config::Role::Operator), "S3_BUCKET is required"));
 }
+
+TEST(Config, RecoveryWaitsLongerThanTheLongestRetryDelay) {
+  auto [c, problems] = Config::load(env_of({{"DATABASE_URL", "postgresql://x@127.0.0.1/db"},
+                                            {"AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"},
+                                            {"QUEUE_RETRY_DELAYS_MS", "2000,1800000"},
+                                            {"RECOVER_PENDING_AFTER_MINUTES", "15"}}));
+  EXPECT_TRUE(
+      mentions(c.validate(Config::Role::Worker), "RECOVER_PENDING_AFTER_MINUTES (15) must be longer"));
+  EXPECT_FALSE(mentions(c.validate(Config::Role::Api), "RECOVER_PENDING_AFTER_MINUTES"));
+  auto [d, p2] = Config::load(env_of({{"DATABASE_URL", "postgresql://x@127.0.0.1/db"},
+                                      {"AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"}}));
+  EXPECT_TRUE(d.validate(Config::Role::Worker).empty());
+}
