@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 namespace imageproc::api {
-namespace {
 std::string escape_label(const std::string& v) {
   std::string out;
   for (char c : v) {
@@ -16,7 +15,6 @@ std::string escape_label(const std::string& v) {
   }
   return out;
 }
-}  // namespace
 
 void Metrics::observe_request(const std::string& route, const std::string& method, int status,
                               double seconds) {
@@ -48,13 +46,14 @@ std::string Metrics::render() const {
   out += "# TYPE imageproc_http_request_duration_seconds histogram\n";
   for (const auto& [key, s] : requests_) {
     const auto& [route, method, status] = key;
-    const auto labels = fmt::format("route=\"{}\",method=\"{}\",status=\"{}\"", escape_label(route), method,
-                                    status);
+    const auto labels =
+        fmt::format("route=\"{}\",method=\"{}\",status=\"{}\"", escape_label(route), method, status);
     for (std::size_t i = 0; i < kBuckets.size(); ++i) {
       out += fmt::format("imageproc_http_request_duration_seconds_bucket{{{},le=\"{}\"}} {}\n", labels,
                          kBuckets[i], s.buckets[i]);
     }
-    out += fmt::format("imageproc_http_request_duration_seconds_bucket{{{},le=\"+Inf\"}} {}\n", labels, s.count);
+    out +=
+        fmt::format("imageproc_http_request_duration_seconds_bucket{{{},le=\"+Inf\"}} {}\n", labels, s.count);
     out += fmt::format("imageproc_http_request_duration_seconds_sum{{{}}} {}\n", labels, s.sum);
     out += fmt::format("imageproc_http_request_duration_seconds_count{{{}}} {}\n", labels, s.count);
   }

@@ -11,6 +11,9 @@
 
 namespace imageproc::api {
 
+// A Prometheus label value: backslash, double quote and newline escaped.
+std::string escape_label(const std::string& value);
+
 class Metrics {
  public:
   void observe_request(const std::string& route, const std::string& method, int status, double seconds);

@@ -7,6 +7,7 @@
 
 #include <iostream>
 
+#include "api/handlers/admin.hpp"
 #include "app/commands.hpp"
 #include "app/wiring.hpp"
 #include "core/logging.hpp"
@@ -52,15 +53,7 @@ int run_schedule_list(const Config& config, bool as_json) {
   const auto rows = schedules.list();
   if (as_json) {
     nlohmann::json out = nlohmann::json::array();
-    for (const auto& s : rows) {
-      out.push_back({{"name", s.name},
-                     {"cron", s.cron},
-                     {"enabled", s.enabled},
-                     {"nextRunAt", optional_json(s.next_run_at)},
-                     {"lastRunAt", optional_json(s.last_run_at)},
-                     {"lastStatus", optional_json(s.last_status)},
-                     {"runRequestedAt", optional_json(s.run_requested_at)}});
-    }
+    for (const auto& s : rows) out.push_back(api::schedule_json(s));
     std::cout << out.dump(2) << "\n";
     return 0;
   }

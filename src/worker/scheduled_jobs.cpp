@@ -96,30 +96,35 @@ bool ScheduledJobs::purge_batch(RunContext& ctx, const std::vector<db::JobRecord
   return true;
 }
 
-void ScheduledJobs::cleanup_expired_jobs(RunContext& ctx) {
-  ctx.add("jobsDeleted", 0);
+void ScheduledJobs::purge_all(RunContext& ctx, const BatchSource& next_batch, const char* counter) {
+  ctx.add(counter, 0);
   ctx.add("objectsDeleted", 0);
   std::string after;
   while (ctx.proceed()) {
-    const auto batch = jobs_.expire_batch(settings_.retention_days, after, settings_.batch_size);
+    const auto batch = next_batch(after);
     if (batch.empty()) return;
     after = batch.back().id;
-    if (!purge_batch(ctx, batch, "jobsDeleted")) return;
+    if (!purge_batch(ctx, batch, counter)) return;
     if (static_cast<int>(batch.size()) < settings_.batch_size) return;
   }
 }
 
+void ScheduledJobs::cleanup_expired_jobs(RunContext& ctx) {
+  purge_all(
+      ctx,
+      [this](const std::string& after) {
+        return jobs_.expire_batch(settings_.retention_days, after, settings_.batch_size);
+      },
+      "jobsDeleted");
+}
+
 void ScheduledJobs::purge_deleted_jobs(RunContext& ctx) {
-  ctx.add("jobsPurged", 0);
-  ctx.add("objectsDeleted", 0);
-  std::string after;
-  while (ctx.proceed()) {
-    const auto batch = jobs_.deleted_batch(kDeletedGraceSeconds, after, settings_.batch_size);
-    if (batch.empty()) return;
-    after = batch.back().id;
-    if (!purge_batch(ctx, batch, "jobsPurged")) return;
-    if (static_cast<int>(batch.size()) < settings_.batch_size) return;
-  }
+  purge_all(
+      ctx,
+      [this](const std::string& after) {
+        return jobs_.deleted_batch(kDeletedGraceSeconds, after, settings_.batch_size);
+      },
+      "jobsPurged");
 }
 
 void ScheduledJobs::recover_stuck_jobs(RunContext& ctx) {

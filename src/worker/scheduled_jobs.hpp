@@ -92,7 +92,11 @@ class ScheduledJobs {
   void purge_refresh_tokens(RunContext& ctx);
 
  private:
-  // Purges each job of a batch, counting into `counter`; returns false when the run should stop.
+  // The next batch of jobs to purge after the job id given ("" for the first), in id order.
+  using BatchSource = std::function<std::vector<db::JobRecord>(const std::string& after_id)>;
+  // Purges batch after batch until a short one, counting into `counter`.
+  void purge_all(RunContext& ctx, const BatchSource& next_batch, const char* counter);
+  // Purges each job of a batch; returns false when the run should stop.
   bool purge_batch(RunContext& ctx, const std::vector<db::JobRecord>& batch, const char* counter);
 
   db::JobRepository& jobs_;

@@ -48,7 +48,7 @@ std::vector<std::string> Scheduler::names() const {
 
 RunResult Scheduler::execute(const db::ClaimedRun& claim, StopFlag& stop) {
   const auto started = steady_clock::now();
-  log::info("schedule run started",
+  log::debug("schedule run started",
             {{"schedule", claim.name}, {"runId", claim.id}, {"trigger", claim.trigger}});
   auto last_renewal = started;
   bool lease_lost = false;

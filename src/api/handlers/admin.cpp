@@ -5,6 +5,7 @@
 #include <chrono>
 #include <map>
 
+#include "api/metrics.hpp"
 #include "contracts/jobs.hpp"
 #include "core/errors.hpp"
 #include "core/logging.hpp"
@@ -25,25 +26,22 @@ nlohmann::json zeroed(std::initializer_list<const char*> names) {
   return out;
 }
 
-// Prometheus label values: backslash, quote and newline escaped.
-std::string label(const std::string& v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\' || c == '"') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
-  return out;
-}
 
 void gauge_header(std::string& out, const char* name, const char* help) {
   out += fmt::format("# HELP {} {}\n# TYPE {} gauge\n", name, help, name);
 }
 
 }  // namespace
+
+nlohmann::json schedule_json(const db::ScheduleRecord& r) {
+  return {{"name", r.name},
+          {"cron", r.cron},
+          {"enabled", r.enabled},
+          {"nextRunAt", optional_json(r.next_run_at)},
+          {"lastRunAt", optional_json(r.last_run_at)},
+          {"lastStatus", optional_json(r.last_status)},
+          {"runRequestedAt", optional_json(r.run_requested_at)}};
+}
 
 nlohmann::json overview_json(const OperationsSnapshot& s, const std::string& generated_at) {
   nlohmann::json by_status = zeroed({"Pending", "Processing", "Completed", "Error"});
@@ -78,15 +76,7 @@ nlohmann::json overview_json(const OperationsSnapshot& s, const std::string& gen
                        {"alive", w.alive}});
   }
   nlohmann::json schedules = nlohmann::json::array();
-  for (const auto& r : s.schedules) {
-    schedules.push_back({{"name", r.name},
-                         {"cron", r.cron},
-                         {"enabled", r.enabled},
-                         {"nextRunAt", optional_json(r.next_run_at)},
-                         {"lastRunAt", optional_json(r.last_run_at)},
-                         {"lastStatus", optional_json(r.last_status)},
-                         {"runRequestedAt", optional_json(r.run_requested_at)}});
-  }
+  for (const auto& r : s.schedules) schedules.push_back(schedule_json(r));
   nlohmann::json runs = nlohmann::json::array();
   for (const auto& r : s.recent_runs) {
     runs.push_back({{"id", r.id},
@@ -131,16 +121,19 @@ std::string operations_metrics_text(const OperationsSnapshot& s, const db::Sched
   if (s.queues) {
     gauge_header(out, "imageproc_queue_messages", "Ready messages in a work queue.");
     for (const auto& q : *s.queues)
-      out += fmt::format("imageproc_queue_messages{{queue=\"{}\"}} {}\n", label(q.name), q.work.messages);
+      out +=
+          fmt::format("imageproc_queue_messages{{queue=\"{}\"}} {}\n", escape_label(q.name), q.work.messages);
     gauge_header(out, "imageproc_queue_consumers", "Consumers of a work queue.");
     for (const auto& q : *s.queues)
-      out += fmt::format("imageproc_queue_consumers{{queue=\"{}\"}} {}\n", label(q.name), q.work.consumers);
+      out += fmt::format("imageproc_queue_consumers{{queue=\"{}\"}} {}\n", escape_label(q.name),
+                         q.work.consumers);
     gauge_header(out, "imageproc_queue_retrying", "Messages of a work queue waiting in its retry queues.");
     for (const auto& q : *s.queues)
-      out += fmt::format("imageproc_queue_retrying{{queue=\"{}\"}} {}\n", label(q.name), q.retrying);
+      out += fmt::format("imageproc_queue_retrying{{queue=\"{}\"}} {}\n", escape_label(q.name), q.retrying);
     gauge_header(out, "imageproc_queue_dead_letters", "Messages in a work queue's dead-letter queue.");
     for (const auto& q : *s.queues)
-      out += fmt::format("imageproc_queue_dead_letters{{queue=\"{}\"}} {}\n", label(q.name), q.dead_letters);
+      out += fmt::format("imageproc_queue_dead_letters{{queue=\"{}\"}} {}\n", escape_label(q.name),
+                         q.dead_letters);
   }
 
   int alive = 0;
@@ -152,20 +145,20 @@ std::string operations_metrics_text(const OperationsSnapshot& s, const db::Sched
   gauge_header(out, "imageproc_schedule_runs",
                "Runs kept in schedule_runs (SCHEDULE_HISTORY_DAYS), by outcome.");
   for (const auto& t : m.totals) {
-    out += fmt::format("imageproc_schedule_runs{{schedule=\"{}\",status=\"{}\"}} {}\n", label(t.name),
+    out += fmt::format("imageproc_schedule_runs{{schedule=\"{}\",status=\"{}\"}} {}\n", escape_label(t.name),
                        t.status, t.runs);
   }
   gauge_header(out, "imageproc_schedule_run_seconds",
                "Summed duration of the kept finished runs, by outcome.");
   for (const auto& t : m.totals) {
-    out += fmt::format("imageproc_schedule_run_seconds{{schedule=\"{}\",status=\"{}\"}} {}\n", label(t.name),
-                       t.status, t.seconds);
+    out += fmt::format("imageproc_schedule_run_seconds{{schedule=\"{}\",status=\"{}\"}} {}\n",
+                       escape_label(t.name), t.status, t.seconds);
   }
   gauge_header(out, "imageproc_schedule_last_duration_seconds", "Duration of the last finished run.");
   for (const auto& l : m.last) {
     if (l.last_duration_seconds) {
-      out += fmt::format("imageproc_schedule_last_duration_seconds{{schedule=\"{}\"}} {}\n", label(l.name),
-                         *l.last_duration_seconds);
+      out += fmt::format("imageproc_schedule_last_duration_seconds{{schedule=\"{}\"}} {}\n",
+                         escape_label(l.name), *l.last_duration_seconds);
     }
   }
   gauge_header(out, "imageproc_schedule_last_success_timestamp_seconds",
@@ -173,14 +166,14 @@ std::string operations_metrics_text(const OperationsSnapshot& s, const db::Sched
   for (const auto& l : m.last) {
     if (l.last_success_epoch) {
       out += fmt::format("imageproc_schedule_last_success_timestamp_seconds{{schedule=\"{}\"}} {}\n",
-                         label(l.name), *l.last_success_epoch);
+                         escape_label(l.name), *l.last_success_epoch);
     }
   }
   gauge_header(out, "imageproc_schedule_items",
                "Items handled by the kept runs (e.g. jobsDeleted), by schedule.");
   for (const auto& i : m.items) {
-    out += fmt::format("imageproc_schedule_items{{schedule=\"{}\",item=\"{}\"}} {}\n", label(i.name),
-                       label(i.item), i.total);
+    out += fmt::format("imageproc_schedule_items{{schedule=\"{}\",item=\"{}\"}} {}\n", escape_label(i.name),
+                       escape_label(i.item), i.total);
   }
   return out;
 }

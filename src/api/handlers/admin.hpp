@@ -33,7 +33,8 @@ struct OperationsSnapshot {
   std::vector<db::ScheduleRunRecord> recent_runs;
 };
 
-// Pure mappings of a snapshot (unit-tested).
+// Pure mappings of a snapshot (unit-tested); schedule_json is also what `schedule list --json` prints.
+nlohmann::json schedule_json(const db::ScheduleRecord& schedule);
 nlohmann::json overview_json(const OperationsSnapshot& snapshot, const std::string& generated_at);
 std::string operations_metrics_text(const OperationsSnapshot& snapshot, const db::ScheduleMetrics& schedules);
 
