@@ -3,6 +3,7 @@
 
 #include <charconv>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <toml++/toml.h>
@@ -203,6 +204,7 @@ constexpr const char* kVariables[] = {
     "WORKER_STAGE_LEASE_SECONDS", "WORKER_AI_CONCURRENCY", "AI_PROVIDER", "OPENAI_API_KEY", "OPENAI_BASE_URL",
     "OPENAI_MODEL", "AI_INPUT_USD_PER_1K", "AI_OUTPUT_USD_PER_1K", "AI_MAX_IMAGE_DIMENSION",
     "AI_CONNECT_TIMEOUT_MS", "AI_REQUEST_TIMEOUT_MS", "AI_DAILY_BUDGET_USD", "AI_OCR_LANGUAGE",
+    "WEB_DIST_DIR",
 };
 
 }  // namespace
@@ -238,6 +240,7 @@ std::pair<Config, std::vector<std::string>> Config::load(const EnvLookup& env,
   b.duration("HTTP_SHUTDOWN_GRACE_SECONDS", c.http.shutdown_grace, 0, 600);
   b.list("CORS_ORIGINS", c.http.cors_origins);
   b.list("TRUSTED_PROXIES", c.http.trusted_proxies);
+  b.string("WEB_DIST_DIR", c.http.web_dist_dir);
   b.string("DATABASE_URL", c.database.url);
   b.integer("DB_POOL_SIZE", c.database.pool_size, 1, 500);
   b.duration("DB_STATEMENT_TIMEOUT_MS", c.database.statement_timeout, 100, 600000);
@@ -330,6 +333,19 @@ std::vector<std::string> Config::validate(Role role) const {
       if (origin.rfind("http://", 0) != 0 && origin.rfind("https://", 0) != 0) {
         problems.push_back(fmt::format("CORS_ORIGINS entry '{}' must start with http:// or https://", origin));
       }
+    }
+  }
+  if ((serves_http || role == Role::Up) && !http.web_dist_dir.empty()) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(http.web_dist_dir, ec)) {
+      problems.push_back(fmt::format(
+          "WEB_DIST_DIR '{}' is not a directory (build the web app with `npm run build` in web/, then point it "
+          "at web/dist/client)",
+          http.web_dist_dir));
+    } else if (!std::filesystem::is_regular_file(std::filesystem::path(http.web_dist_dir) / "index.html", ec)) {
+      problems.push_back(fmt::format(
+          "WEB_DIST_DIR '{}' has no index.html (build the web app with `npm run build` in web/)",
+          http.web_dist_dir));
     }
   }
   const bool uses_storage = role == Role::Api || role == Role::Worker;

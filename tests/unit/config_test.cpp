@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
+
+#include "core/temp_file.hpp"
 
 using imageproc::Config;
 
@@ -199,4 +202,22 @@ TEST(Config, TheOpenAiKeyNeverAppearsInTheLoggedSummary) {
   const auto c = Config::load(env_of({{"OPENAI_API_KEY", "sk-very-secret-value"}})).first;
   EXPECT_EQ(c.redacted_summary().find("sk-very-secret"), std::string::npos);
   EXPECT_NE(c.redacted_summary().find("openai_key=set"), std::string::npos);
+}
+
+TEST(Config, WebDistDirMustHoldABuiltApp) {
+  auto [c, parse] = Config::load(env_of({{"WEB_DIST_DIR", "/nonexistent/web/dist/client"}}));
+  EXPECT_TRUE(parse.empty());
+  EXPECT_EQ(c.http.web_dist_dir, "/nonexistent/web/dist/client");
+  EXPECT_TRUE(mentions(c.validate(Config::Role::Api),
+                       "WEB_DIST_DIR '/nonexistent/web/dist/client' is not a directory"));
+  EXPECT_TRUE(mentions(c.validate(Config::Role::Up), "WEB_DIST_DIR"));
+  EXPECT_FALSE(mentions(c.validate(Config::Role::Worker), "WEB_DIST_DIR"));  // the worker serves nothing
+
+  const auto dir = imageproc::TempDir::create(std::filesystem::temp_directory_path(), "web-dist-");
+  c.http.web_dist_dir = dir.path().string();
+  EXPECT_TRUE(mentions(c.validate(Config::Role::Api), "has no index.html"));
+  std::ofstream(dir / "index.html") << "<!DOCTYPE html>";
+  EXPECT_FALSE(mentions(c.validate(Config::Role::Api), "WEB_DIST_DIR"));
+  // Unset (the default of `api`): no web app, no problem.
+  EXPECT_TRUE(Config::load(env_of({})).first.http.web_dist_dir.empty());
 }
