@@ -1,0 +1,77 @@
+import { Link, Navigate, useNavigate, useRouterState } from '@tanstack/react-router'
+import type { ReactNode } from 'react'
+import { useLiveJobEvents } from '../lib/live'
+import { useAuth, useProfile, useSignOut } from '../lib/session'
+import { Loading } from './States'
+
+export function AppShell({ children }: { children: ReactNode }) {
+  const auth = useAuth()
+  return (
+    <>
+      <a href="#main" className="skip-link">
+        Skip to content
+      </a>
+      <header className="topbar">
+        <Link to="/" search={{ page: 1 }} className="brand">
+          <span className="brand-mark" aria-hidden="true" />
+          ImageProcessor
+        </Link>
+        {auth.status === 'signedIn' && <SignedInNav />}
+      </header>
+      <main id="main" className="main" tabIndex={-1}>
+        {children}
+      </main>
+    </>
+  )
+}
+
+function SignedInNav() {
+  const profile = useProfile()
+  const signOut = useSignOut()
+  const navigate = useNavigate()
+  const auth = useAuth()
+  const name = profile.data?.name ?? (auth.status === 'signedIn' ? auth.session.name : '')
+  return (
+    <nav className="nav" aria-label="Main">
+      <Link to="/" search={{ page: 1 }} activeOptions={{ exact: true, includeSearch: false }} className="nav-link">
+        Gallery
+      </Link>
+      {profile.data?.role === 'admin' && (
+        <Link to="/admin" className="nav-link" data-testid="admin-link">
+          Admin
+        </Link>
+      )}
+      <span className="nav-user" title={profile.data?.email}>
+        {name}
+      </span>
+      <button
+        type="button"
+        className="button button-quiet"
+        onClick={() => {
+          void signOut().finally(() => void navigate({ to: '/login' }))
+        }}
+      >
+        Sign out
+      </button>
+    </nav>
+  )
+}
+
+// Renders its children only for a signed-in user; others are sent to the sign-in page and come back after.
+export function RequireAuth({ children }: { children: ReactNode }) {
+  const auth = useAuth()
+  const location = useRouterState({ select: (s) => s.location.href })
+  const live = useLiveJobEvents()
+  if (auth.status === 'loading') return <Loading label="Signing you in…" />
+  if (auth.status === 'anonymous') return <Navigate to="/login" search={{ redirect: location }} replace />
+  return (
+    <>
+      {live === 'waiting' && (
+        <p className="notice live-notice" role="status">
+          Live updates are reconnecting…
+        </p>
+      )}
+      {children}
+    </>
+  )
+}

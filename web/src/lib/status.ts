@@ -1,0 +1,31 @@
+// The overall status of a job, by the same rule as the server (src/contracts/jobs.cpp, DESIGN §4): Error if
+// either stage is Error; else Processing while the image stage is Pending/Processing; else AiProcessing while
+// the AI stage is Pending/Processing; else Completed (AI Completed or Skipped).
+
+import type { AiStatus, OverallStatus, StageStatus } from './types'
+
+export function deriveOverallStatus(status: StageStatus, aiStatus: AiStatus): OverallStatus {
+  if (status === 'Error' || aiStatus === 'Error') return 'Error'
+  if (status === 'Pending' || status === 'Processing') return 'Processing'
+  if (aiStatus === 'Pending' || aiStatus === 'Processing') return 'AiProcessing'
+  return 'Completed'
+}
+
+export function isInProgress(overall: OverallStatus): boolean {
+  return overall === 'Processing' || overall === 'AiProcessing'
+}
+
+export const OVERALL_STATUS_LABEL: Record<OverallStatus, string> = {
+  Processing: 'Processing',
+  AiProcessing: 'AI analysis',
+  Completed: 'Completed',
+  Error: 'Failed',
+}
+
+export const STAGE_STATUS_LABEL: Record<AiStatus, string> = {
+  Pending: 'Queued',
+  Processing: 'Running',
+  Completed: 'Done',
+  Error: 'Failed',
+  Skipped: 'Skipped',
+}

@@ -1,0 +1,59 @@
+import { createRootRoute, HeadContent, Link, Outlet, Scripts } from '@tanstack/react-router'
+import type { ReactNode } from 'react'
+import { AppShell } from '../components/AppShell'
+import { AppProviders } from '../lib/session'
+import appCss from '../styles.css?url'
+
+export const Route = createRootRoute({
+  head: () => ({
+    meta: [
+      { charSet: 'utf-8' },
+      { name: 'viewport', content: 'width=device-width, initial-scale=1' },
+      { name: 'color-scheme', content: 'light dark' },
+      { name: 'description', content: 'Private image processing: thumbnails, metadata and AI analysis.' },
+      { title: 'ImageProcessor' },
+    ],
+    links: [
+      { rel: 'stylesheet', href: appCss },
+      { rel: 'icon', href: '/favicon.svg', type: 'image/svg+xml' },
+    ],
+  }),
+  shellComponent: Shell,
+  component: Root,
+  notFoundComponent: NotFound,
+})
+
+function Shell({ children }: { children: ReactNode }) {
+  return (
+    <html lang="en">
+      <head>
+        <HeadContent />
+      </head>
+      <body>
+        {children}
+        <Scripts />
+      </body>
+    </html>
+  )
+}
+
+function Root() {
+  return (
+    <AppProviders>
+      <AppShell>
+        <Outlet />
+      </AppShell>
+    </AppProviders>
+  )
+}
+
+function NotFound() {
+  return (
+    <div className="state state-empty">
+      <p className="state-title">This page does not exist.</p>
+      <Link to="/" search={{ page: 1 }} className="button">
+        Go to the gallery
+      </Link>
+    </div>
+  )
+}
