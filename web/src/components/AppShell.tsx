@@ -1,5 +1,5 @@
-import { Link, Navigate, useNavigate, useRouterState } from '@tanstack/react-router'
-import type { ReactNode } from 'react'
+import { Link, useNavigate, useRouter } from '@tanstack/react-router'
+import { useEffect, useRef, type ReactNode } from 'react'
 import { useLiveJobEvents } from '../lib/live'
 import { useAuth, useProfile, useSignOut } from '../lib/session'
 import { Loading } from './States'
@@ -60,10 +60,18 @@ function SignedInNav() {
 // Renders its children only for a signed-in user; others are sent to the sign-in page and come back after.
 export function RequireAuth({ children }: { children: ReactNode }) {
   const auth = useAuth()
-  const location = useRouterState({ select: (s) => s.location.href })
+  const navigate = useNavigate()
+  const router = useRouter()
+  const redirected = useRef(false)
   const live = useLiveJobEvents()
-  if (auth.status === 'loading') return <Loading label="Signing you in…" />
-  if (auth.status === 'anonymous') return <Navigate to="/login" search={{ redirect: location }} replace />
+  useEffect(() => {
+    // Once: this component may stay mounted while the sign-in page loads, and must not redirect again from it.
+    if (auth.status !== 'anonymous' || redirected.current) return
+    redirected.current = true
+    const here = router.state.location.href
+    void navigate({ to: '/login', search: here === '/' || here.startsWith('/?') ? {} : { redirect: here }, replace: true })
+  }, [auth.status, navigate, router])
+  if (auth.status !== 'signedIn') return <Loading label={auth.status === 'loading' ? 'Signing you in…' : 'Redirecting to sign in…'} />
   return (
     <>
       {live === 'waiting' && (

@@ -1,4 +1,4 @@
-import { createRootRoute, HeadContent, Link, Outlet, Scripts } from '@tanstack/react-router'
+import { ClientOnly, createRootRoute, HeadContent, Link, Outlet, Scripts } from '@tanstack/react-router'
 import type { ReactNode } from 'react'
 import { AppShell } from '../components/AppShell'
 import { AppProviders } from '../lib/session'
@@ -37,13 +37,28 @@ function Shell({ children }: { children: ReactNode }) {
   )
 }
 
+// The build prerenders only this shell (SPA mode); everything that depends on the URL or the session renders
+// on the client, so hydration always matches the static HTML.
 function Root() {
   return (
-    <AppProviders>
-      <AppShell>
-        <Outlet />
-      </AppShell>
-    </AppProviders>
+    <ClientOnly fallback={<Splash />}>
+      <AppProviders>
+        <AppShell>
+          <Outlet />
+        </AppShell>
+      </AppProviders>
+    </ClientOnly>
+  )
+}
+
+function Splash() {
+  return (
+    <div className="splash" role="status">
+      <span className="spinner" aria-hidden="true" /> Loading ImageProcessor…
+      <noscript>
+        <p>ImageProcessor needs JavaScript.</p>
+      </noscript>
+    </div>
   )
 }
 

@@ -22,7 +22,7 @@ function Home() {
   const search = Route.useSearch()
   return (
     <RequireAuth>
-      <h1 className="visually-hidden">Your images</h1>
+      <h1 className="visually-hidden">Upload and browse your images</h1>
       <StatsCards />
       <UploadPanel />
       <Gallery search={search} />
