@@ -110,6 +110,14 @@ export async function startStack({ binary, webDist, log }) {
     worker: null,
     baseUrl: null,
     objectsDir: mkdtempSync(join(tmpdir(), 'imageproc-e2e-objects-')),
+    // `imageproc user promote EMAIL`: the operator tool that makes an account an admin.
+    promote(email) {
+      execFileSync(binary, ['user', 'promote', email], {
+        env: { ...this.env, LOG_FORMAT: 'json' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+        timeout: 60_000,
+      })
+    },
     async stop() {
       const results = []
       for (const child of [this.api, this.worker]) {
@@ -127,7 +135,7 @@ export async function startStack({ binary, webDist, log }) {
   psql(adminUrl, `CREATE DATABASE ${dbName}`)
   const slash = adminUrl.lastIndexOf('/')
   const dbUrl = `${adminUrl.slice(0, slash + 1)}${dbName}`
-  const env = {
+  const env = (stack.env = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: process.env.HOME ?? '/tmp',
     TMPDIR: process.env.TMPDIR ?? '/tmp',
@@ -144,7 +152,7 @@ export async function startStack({ binary, webDist, log }) {
     OMP_THREAD_LIMIT: '1',
     ...(process.env.ASAN_OPTIONS ? { ASAN_OPTIONS: process.env.ASAN_OPTIONS } : {}),
     ...(process.env.UBSAN_OPTIONS ? { UBSAN_OPTIONS: process.env.UBSAN_OPTIONS } : {}),
-  }
+  })
   try {
     stack.worker = new Child('worker', binary, ['worker'], {
       ...env,

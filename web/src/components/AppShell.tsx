@@ -2,6 +2,7 @@ import { Link, useNavigate, useRouter } from '@tanstack/react-router'
 import { useEffect, useRef, type ReactNode } from 'react'
 import { useLiveJobEvents } from '../lib/live'
 import { useAuth, useProfile, useSignOut } from '../lib/session'
+import { UploadsProvider } from '../lib/uploads'
 import { Loading } from './States'
 
 export function AppShell({ children }: { children: ReactNode }) {
@@ -19,9 +20,24 @@ export function AppShell({ children }: { children: ReactNode }) {
         {auth.status === 'signedIn' && <SignedInNav />}
       </header>
       <main id="main" className="main" tabIndex={-1}>
-        {children}
+        {auth.status === 'signedIn' ? <SignedInArea key={auth.session.userId}>{children}</SignedInArea> : children}
       </main>
     </>
+  )
+}
+
+// Lives as long as the sign-in, across pages: one event stream for live updates and the upload queue.
+function SignedInArea({ children }: { children: ReactNode }) {
+  const live = useLiveJobEvents()
+  return (
+    <UploadsProvider>
+      {live === 'waiting' && (
+        <p className="notice live-notice" role="status">
+          Live updates are reconnecting…
+        </p>
+      )}
+      {children}
+    </UploadsProvider>
   )
 }
 
@@ -63,7 +79,6 @@ export function RequireAuth({ children }: { children: ReactNode }) {
   const navigate = useNavigate()
   const router = useRouter()
   const redirected = useRef(false)
-  const live = useLiveJobEvents()
   useEffect(() => {
     // Once: this component may stay mounted while the sign-in page loads, and must not redirect again from it.
     if (auth.status !== 'anonymous' || redirected.current) return
@@ -72,14 +87,5 @@ export function RequireAuth({ children }: { children: ReactNode }) {
     void navigate({ to: '/login', search: here === '/' || here.startsWith('/?') ? {} : { redirect: here }, replace: true })
   }, [auth.status, navigate, router])
   if (auth.status !== 'signedIn') return <Loading label={auth.status === 'loading' ? 'Signing you in…' : 'Redirecting to sign in…'} />
-  return (
-    <>
-      {live === 'waiting' && (
-        <p className="notice live-notice" role="status">
-          Live updates are reconnecting…
-        </p>
-      )}
-      {children}
-    </>
-  )
+  return <>{children}</>
 }

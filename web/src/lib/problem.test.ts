@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { uploadFailureMessage } from '../components/UploadPanel'
+import { uploadFailureMessage } from './uploads'
 import { ApiError, errorMessage, parseRetryAfter, toProblem } from './problem'
 
 describe('problem bodies', () => {
