@@ -20,6 +20,7 @@ import {
 import { queryKeys } from '../lib/live'
 import { ApiError, errorMessage } from '../lib/problem'
 import { useApi } from '../lib/session'
+import { optimisticRetryState } from '../lib/status'
 import type { AiAnalysis, JobDetail, JobOutput } from '../lib/types'
 import { BlurhashImage } from './BlurhashImage'
 import { ConfirmDialog } from './ConfirmDialog'
@@ -55,6 +56,17 @@ function Detail({ job }: { job: JobDetail }) {
 
   const retry = useMutation({
     mutationFn: () => client.retryJob(job.id),
+    // The badge and timeline change at once; the server's answer (and then its events) confirm it.
+    onMutate: () => {
+      const key = queryKeys.job(job.id)
+      const before = queryClient.getQueryData<JobDetail>(key)
+      const next = before ? optimisticRetryState(before.status, before.aiStatus) : null
+      if (before && next) queryClient.setQueryData<JobDetail>(key, { ...before, ...next })
+      return { before }
+    },
+    onError: (_error, _vars, context) => {
+      if (context?.before) queryClient.setQueryData(queryKeys.job(job.id), context.before)
+    },
     onSuccess: (accepted) => {
       queryClient.setQueryData<JobDetail>(queryKeys.job(job.id), (d) => (d ? { ...d, ...accepted } : d))
       void queryClient.invalidateQueries({ queryKey: queryKeys.job(job.id) })
@@ -70,7 +82,7 @@ function Detail({ job }: { job: JobDetail }) {
       void navigate({ to: '/', search: { page: 1 } })
     },
   })
-  const canRetry = job.status === 'Error' || job.aiStatus === 'Error'
+  const canRetry = optimisticRetryState(job.status, job.aiStatus) !== null
   const preview = job.thumbnails['thumb-1024'] ?? job.optimized.webp ?? null
 
   return (

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { deriveOverallStatus, isInProgress } from './status'
+import { deriveOverallStatus, isInProgress, optimisticRetryState } from './status'
 import type { AiStatus, OverallStatus, StageStatus } from './types'
 
 // Every combination of the two stages, as the server's rule gives them (src/contracts/jobs.cpp).
@@ -36,5 +36,26 @@ describe('deriveOverallStatus', () => {
     expect(isInProgress('AiProcessing')).toBe(true)
     expect(isInProgress('Completed')).toBe(false)
     expect(isInProgress('Error')).toBe(false)
+  })
+})
+
+describe('optimisticRetryState', () => {
+  it('mirrors the server: a failed image stage restarts both stages, a failed AI stage only itself', () => {
+    expect(optimisticRetryState('Error', 'Skipped')).toEqual({
+      status: 'Pending',
+      aiStatus: 'Pending',
+      overallStatus: 'Processing',
+    })
+    expect(optimisticRetryState('Completed', 'Error')).toEqual({
+      status: 'Completed',
+      aiStatus: 'Pending',
+      overallStatus: 'AiProcessing',
+    })
+  })
+
+  it('offers nothing to retry when no stage failed (the server says 409)', () => {
+    expect(optimisticRetryState('Completed', 'Skipped')).toBeNull()
+    expect(optimisticRetryState('Completed', 'Completed')).toBeNull()
+    expect(optimisticRetryState('Processing', 'Pending')).toBeNull()
   })
 })

@@ -29,3 +29,17 @@ export const STAGE_STATUS_LABEL: Record<AiStatus, string> = {
   Error: 'Failed',
   Skipped: 'Skipped',
 }
+
+// What a retry will do, shown before the server answers (POST /api/images/{id}/retry): a failed image stage
+// goes back to Pending together with the AI stage (which was Skipped); otherwise a failed AI stage goes back to
+// Pending alone. null when nothing can be retried (the server would answer 409).
+export function optimisticRetryState(
+  status: StageStatus,
+  aiStatus: AiStatus,
+): { status: StageStatus; aiStatus: AiStatus; overallStatus: OverallStatus } | null {
+  if (status === 'Error') return { status: 'Pending', aiStatus: 'Pending', overallStatus: deriveOverallStatus('Pending', 'Pending') }
+  if (status === 'Completed' && aiStatus === 'Error') {
+    return { status, aiStatus: 'Pending', overallStatus: deriveOverallStatus(status, 'Pending') }
+  }
+  return null
+}
