@@ -24,7 +24,7 @@ build-test: setup
 	@cmake --build --preset asan -j $(JOBS)
 
 build-web: setup
-	@cd web && npm run build --silent
+	@cd web && npm run build --silent -- --logLevel warn
 
 run: build-release build-web
 	@./build/release/imageproc up
