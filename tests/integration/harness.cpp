@@ -67,7 +67,8 @@ std::optional<std::string> HttpResponse::cookie(const std::string& name) const {
   for (const auto& value : headers_named("set-cookie")) {
     if (value.rfind(name + "=", 0) != 0) continue;
     const auto end = value.find(';');
-    return value.substr(name.size() + 1, end == std::string::npos ? std::string::npos : end - name.size() - 1);
+    return value.substr(name.size() + 1,
+                        end == std::string::npos ? std::string::npos : end - name.size() - 1);
   }
   return std::nullopt;
 }
@@ -117,7 +118,10 @@ HttpResponse http(const std::string& base_url, const HttpRequest& request) {
   if (rc == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
   curl_slist_free_all(list);
   curl_easy_cleanup(curl);
-  if (rc != CURLE_OK) ADD_FAILURE() << request.method << " " << url << ": " << curl_easy_strerror(rc);
+  if (rc != CURLE_OK) {
+    response.transport_error = curl_easy_strerror(rc);
+    if (!request.may_fail) ADD_FAILURE() << request.method << " " << url << ": " << response.transport_error;
+  }
   return response;
 }
 
@@ -159,7 +163,9 @@ std::vector<std::string> ImageprocProcess::lines() const {
   return lines_;
 }
 
-std::string objects_dir_for(const TestDatabase& db) { return "/tmp/imageproc-it-objects-" + db.name(); }
+std::string objects_dir_for(const TestDatabase& db) {
+  return "/tmp/imageproc-it-objects-" + db.name();
+}
 
 std::map<std::string, std::string> stack_env(const TestDatabase& db) {
   return {

@@ -8,11 +8,10 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "app/process.hpp"
 
@@ -38,7 +37,8 @@ class TestDatabase {
 };
 
 struct HttpResponse {
-  long status = 0;
+  long status = 0;                                  // 0 when no answer arrived (see transport_error)
+  std::string transport_error;                      // what libcurl said when the request got no answer
   std::multimap<std::string, std::string> headers;  // names lower-cased
   std::string body;
   std::optional<std::string> header(const std::string& name) const;
@@ -53,6 +53,8 @@ struct HttpRequest {
   std::string path = "/";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  bool may_fail =
+      false;  // no answer (server killed, refused) is an outcome, not a test failure (chaos tests)
 };
 
 HttpResponse http(const std::string& base_url, const HttpRequest& request);
@@ -98,7 +100,8 @@ class ApiServer {
   ~ApiServer();
   const std::string& base_url() const { return base_url_; }
   HttpResponse request(const HttpRequest& r) const { return http(base_url_, r); }
-  HttpResponse get(const std::string& path, const std::vector<std::pair<std::string, std::string>>& headers = {}) const;
+  HttpResponse get(const std::string& path,
+                   const std::vector<std::pair<std::string, std::string>>& headers = {}) const;
   HttpResponse post_json(const std::string& path, const nlohmann::json& body,
                          std::vector<std::pair<std::string, std::string>> headers = {}) const;
   ImageprocProcess& process() { return *process_; }
