@@ -2,7 +2,8 @@
 // Checks everything under deploy/ with what a machine without a Docker engine or a Kubernetes cluster has, so
 // the deployment files cannot rot unnoticed: YAML syntax; Kubernetes objects against the API's schemas
 // (kubernetes-models) and against its field names (TypeScript's excess-property check on the same types); the
-// compose file against the compose-spec schema and dclint's rules; references between the files (selectors,
+// kustomization rendered by `kubectl kustomize` where kubectl is installed; the compose file against the
+// compose-spec schema and dclint's rules; references between the files (selectors,
 // ports, ConfigMaps, Secrets, compose interpolation and dependencies); systemd units with systemd-analyze;
 // the Dockerfile (dockerfile-utils and its packages against scripts/setup); the S3 policy against the
 // operations the S3 client performs; every variable name against the settings imageproc reads; and, when
@@ -301,6 +302,18 @@ await check("kubernetes: references between objects", () => {
     const images = new Set(k8sObjects.flatMap((o) => allContainers(podSpec(o.doc)).map((c) => c.image.split(":")[0])));
     for (const i of kustomization.images ?? []) if (!images.has(i.name)) problems.push(`kustomization.yaml: image ${i.name} is used by no container`);
   }
+  return problems;
+});
+
+await check("kubernetes: kubectl kustomize renders the kustomization (when kubectl is installed)", () => {
+  if (spawnSync("kubectl", ["version", "--client"], { encoding: "utf8" }).status !== 0) return "skip";
+  const r = spawnSync("kubectl", ["kustomize", k8sDir], { encoding: "utf8" });
+  if (r.status !== 0) return [(r.stderr || r.stdout).trim()];
+  const kinds = YAML.parseAllDocuments(r.stdout).map((d) => d.toJS()?.kind).filter(Boolean);
+  const expected = (parsed.get(path.join(k8sDir, "kustomization.yaml"))?.[0]?.resources ?? []).flatMap((f) => parsed.get(path.join(k8sDir, f)) ?? []).length;
+  const problems = kinds.length === expected ? [] : [`rendered ${kinds.length} objects, the listed files hold ${expected}`];
+  const image = parsed.get(path.join(k8sDir, "kustomization.yaml"))[0].images?.[0];
+  if (image && !r.stdout.includes(`image: ${image.newName}:${image.newTag}`)) problems.push("the image override was not applied");
   return problems;
 });
 
