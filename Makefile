@@ -1,5 +1,5 @@
 # Entry points. Each target installs what is missing (scripts/setup) before it builds.
-#   make run    build (release) and start the whole stack: imageproc up
+#   make run    build (release) and the web app, and start the whole stack: imageproc up
 #   make test   build (debug + ASan/UBSan), start test services on loopback, run every test tier
 #   make bench  build (release) and run the benchmarks
 #   make fmt    clang-format the sources      make lint   clang-tidy the sources
@@ -10,7 +10,7 @@ JOBS ?= $(shell nproc)
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := true
 
-.PHONY: run test bench fmt lint setup build-release build-test clean
+.PHONY: run test bench fmt lint setup build-release build-test build-web clean
 
 setup:
 	@scripts/setup
@@ -23,7 +23,10 @@ build-test: setup
 	@cmake --preset asan >/dev/null
 	@cmake --build --preset asan -j $(JOBS)
 
-run: build-release
+build-web: setup
+	@cd web && npm run build --silent -- --logLevel warn
+
+run: build-release build-web
 	@./build/release/imageproc up
 
 test: build-test
@@ -41,4 +44,4 @@ lint: build-test
 	@clang-tidy -p build/asan --quiet $$(git ls-files 'src/*.cpp') 2>/dev/null
 
 clean:
-	rm -rf build
+	rm -rf build web/dist

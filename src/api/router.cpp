@@ -66,6 +66,10 @@ void Router::add(std::string method, std::string pattern, Handler handler, Route
   routes_.push_back(std::move(r));
 }
 
+void Router::set_get_fallback(std::string pattern, Handler handler, RouteOptions options) {
+  get_fallback_ = Route{"GET", std::move(pattern), {}, std::move(handler), options};
+}
+
 RouteMatch Router::match(std::string_view method, std::string_view path) const {
   const auto parts = split_path(path);
   RouteMatch best;
@@ -90,6 +94,12 @@ RouteMatch Router::match(std::string_view method, std::string_view path) const {
     }
   }
   if (best.route) best.allowed_methods.clear();
+  if (!best.route && best.allowed_methods.empty() && get_fallback_ && (method == "GET" || method == "HEAD")) {
+    std::string rest;
+    for (const auto& part : parts) rest += (rest.empty() ? "" : "/") + part;
+    best.route = &*get_fallback_;
+    best.params = {{"path", rest}};
+  }
   return best;
 }
 

@@ -1,7 +1,9 @@
 #pragma once
 // Maps (method, path) to a handler. Patterns are literal segments, `{name}` (one segment) and a trailing
-// `{name...}` (the rest of the path). A literal segment wins over a parameter. Immutable once the server runs,
-// so matching is thread-safe without locks.
+// `{name...}` (the rest of the path). A literal segment wins over a parameter. An optional GET fallback takes
+// the GET/HEAD requests whose path no route has (the web app's SPA fallback), so a wrong method on an API
+// path stays a 405 and other methods on unknown paths stay 404s. Immutable once the server runs, so matching
+// is thread-safe without locks.
 
 #include <functional>
 #include <map>
@@ -45,11 +47,15 @@ struct RouteMatch {
 class Router {
  public:
   void add(std::string method, std::string pattern, Handler handler, RouteOptions options = {});
+  // Serves GET (and HEAD) requests whose path matches no route for any method; its `{path...}` parameter is
+  // the whole path without the leading slash ("" for "/"). `pattern` is the route label (metrics, logs).
+  void set_get_fallback(std::string pattern, Handler handler, RouteOptions options = {});
   // HEAD falls back to GET routes.
   RouteMatch match(std::string_view method, std::string_view path) const;
 
  private:
   std::vector<Route> routes_;
+  std::optional<Route> get_fallback_;
 };
 
 }  // namespace imageproc::api

@@ -8,6 +8,7 @@
 #include "api/handlers/files.hpp"
 #include "api/handlers/health.hpp"
 #include "api/handlers/images.hpp"
+#include "api/handlers/web.hpp"
 #include "api/pipeline.hpp"
 #include "api/server.hpp"
 #include "app/commands.hpp"
@@ -127,6 +128,18 @@ int run_api(const Config& config) {
                               {"storage", [&storage] { storage.store->check_ready(); }}},
                              metrics, [&admin] { return admin.metrics_text(); });
   health.register_routes(router);
+  std::optional<api::WebHandlers> web;
+  if (!config.http.web_dist_dir.empty()) {
+    // Signed URLs of an S3 store (or of the local one with IMAGEPROC_PUBLIC_URL) are absolute: the app's
+    // pages must be allowed to show images from there. A probe key is signed locally; nothing is fetched.
+    std::vector<std::string> image_origins;
+    if (auto origin = api::url_origin(urls.url("originals/csp-origin-probe")); !origin.empty()) {
+      image_origins.push_back(origin);
+    }
+    web.emplace(config.http.web_dist_dir, image_origins);
+    web->register_routes(router);
+    log::info("serving the web app", {{"dir", config.http.web_dist_dir}, {"imageOrigins", image_origins}});
+  }
 
   api::Pipeline pipeline(std::move(router), config.http, config.rate_limits, jwt, metrics);
   api::ServerOptions options;

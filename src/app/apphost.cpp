@@ -655,6 +655,20 @@ class LocalRabbitMq {
   std::unique_ptr<ChildProcess> node_;
 };
 
+// The built web app of the source tree `up` runs from (`make run` builds it into web/dist/client): looked for
+// under the working directory, then beside the binary (build/<preset>/imageproc); "" when neither has one.
+std::string default_web_dist_dir(const std::string& self_path) {
+  std::error_code ec;
+  const fs::path candidates[] = {fs::current_path(ec) / "web" / "dist" / "client",
+                                 fs::path(self_path).parent_path() / ".." / ".." / "web" / "dist" / "client"};
+  for (const auto& dir : candidates) {
+    if (!fs::is_regular_file(dir / "index.html", ec)) continue;
+    const fs::path real = fs::weakly_canonical(dir, ec);
+    return ec ? dir.string() : real.string();
+  }
+  return "";
+}
+
 }  // namespace
 
 std::optional<std::string> local_stack_database_url(const std::string& data_dir) {
@@ -704,6 +718,12 @@ int run_up(Config config, const std::string& self_path) {
     migrate_with_retry(pool, std::chrono::seconds(60));
   }
 
+  if (config.http.web_dist_dir.empty()) config.http.web_dist_dir = default_web_dist_dir(self_path);
+  if (config.http.web_dist_dir.empty()) {
+    log::warn(
+        "the web app is not built; only the API is served (run `npm run build` in web/, or `make run`)");
+  }
+
   const std::map<std::string, std::string> env = {
       {"DATABASE_URL", config.database.url},
       {"AMQP_URL", config.queue.amqp_url},
@@ -715,6 +735,7 @@ int run_up(Config config, const std::string& self_path) {
       {"IMAGEPROC_DATA_DIR", data_dir.string()},
       {"MIGRATE_ON_START", "false"},
       {"LOG_FORMAT", config.log.format},
+      {"WEB_DIST_DIR", config.http.web_dist_dir},
   };
   ChildProcess api("api", {self_path, "api"}, env);
   // libgomp (under Tesseract) reads OMP_THREAD_LIMIT once, when it loads: one core per OCR call, so that

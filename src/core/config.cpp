@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -274,6 +275,7 @@ constexpr const char* kVariables[] = {
     "RECOVER_PENDING_AFTER_MINUTES",
     "OUTBOX_RETENTION_HOURS",
     "SCHEDULER_BATCH_SIZE",
+    "WEB_DIST_DIR",
 };
 
 bool is_known_variable(const std::string& name) {
@@ -319,6 +321,7 @@ std::pair<Config, std::vector<std::string>> Config::load(const EnvLookup& env,
   b.duration("HTTP_SHUTDOWN_GRACE_SECONDS", c.http.shutdown_grace, 0, 600);
   b.list("CORS_ORIGINS", c.http.cors_origins);
   b.list("TRUSTED_PROXIES", c.http.trusted_proxies);
+  b.string("WEB_DIST_DIR", c.http.web_dist_dir);
   b.string("DATABASE_URL", c.database.url);
   b.integer("DB_POOL_SIZE", c.database.pool_size, 1, 500);
   b.duration("DB_STATEMENT_TIMEOUT_MS", c.database.statement_timeout, 100, 600000);
@@ -435,6 +438,19 @@ std::vector<std::string> Config::validate(Role role) const {
         problems.push_back(
             fmt::format("CORS_ORIGINS entry '{}' must start with http:// or https://", origin));
       }
+    }
+  }
+  if ((serves_http || role == Role::Up) && !http.web_dist_dir.empty()) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(http.web_dist_dir, ec)) {
+      problems.push_back(fmt::format(
+          "WEB_DIST_DIR '{}' is not a directory (build the web app with `npm run build` in web/, then point it "
+          "at web/dist/client)",
+          http.web_dist_dir));
+    } else if (!std::filesystem::is_regular_file(std::filesystem::path(http.web_dist_dir) / "index.html", ec)) {
+      problems.push_back(fmt::format(
+          "WEB_DIST_DIR '{}' has no index.html (build the web app with `npm run build` in web/)",
+          http.web_dist_dir));
     }
   }
   const bool uses_broker = role == Role::Api || role == Role::Worker;

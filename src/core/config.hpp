@@ -33,6 +33,9 @@ struct HttpConfig {
   std::vector<std::string> cors_origins;        // CORS_ORIGINS: comma-separated exact origins
   std::vector<std::string>
       trusted_proxies;  // TRUSTED_PROXIES: comma-separated IPs whose X-Forwarded-For counts
+  // WEB_DIST_DIR: the built web app (index.html + assets/) served at / by `api`; "" = none. `up` defaults it
+  // to web/dist/client of the source tree it runs from.
+  std::string web_dist_dir;
 };
 
 struct DatabaseConfig {

@@ -1,8 +1,7 @@
 // HTTP behaviour of the real server: routing errors, headers, CORS, health, limits, timeouts, shutdown.
 
-#include <gtest/gtest.h>
-
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -10,41 +9,14 @@
 #include <thread>
 
 #include "harness.hpp"
+#include "raw_connection.hpp"
 
 using imageproc::testing::ApiServer;
 using imageproc::testing::HttpResponse;
+using imageproc::testing::RawConnection;
 using imageproc::testing::TestDatabase;
 
 namespace {
-
-// Raw TCP for what an HTTP library would not send: slow or oversized requests.
-class RawConnection {
- public:
-  explicit RawConnection(const std::string& base_url) {
-    const int port = std::stoi(base_url.substr(base_url.rfind(':') + 1));
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) ADD_FAILURE() << "connect failed";
-    timeval tv{10, 0};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  }
-  ~RawConnection() { ::close(fd_); }
-  void send(const std::string& data) { (void)!::write(fd_, data.data(), data.size()); }
-  // Reads until the peer closes (or the 10 s receive timeout).
-  std::string read_all() {
-    std::string out;
-    char buf[4096];
-    ssize_t n;
-    while ((n = ::read(fd_, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
-    return out;
-  }
-
- private:
-  int fd_;
-};
 
 class HttpServerTest : public ::testing::Test {
  protected:
@@ -103,20 +75,27 @@ TEST_F(HttpServerTest, HealthReadinessAndMetrics) {
   EXPECT_EQ(ready.json()["checks"]["storage"], "ok");
   auto metrics = api_.get("/metrics");
   EXPECT_EQ(metrics.status, 200);
-  EXPECT_NE(metrics.body.find("imageproc_http_requests_total{route=\"/readyz\",method=\"GET\",status=\"200\"} 1\n"),
-            std::string::npos)
+  EXPECT_NE(
+      metrics.body.find("imageproc_http_requests_total{route=\"/readyz\",method=\"GET\",status=\"200\"} 1\n"),
+      std::string::npos)
       << metrics.body;
   EXPECT_NE(metrics.body.find("imageproc_http_request_duration_seconds_bucket"), std::string::npos);
 }
 
 TEST_F(HttpServerTest, CorsPreflightAllowsOnlyConfiguredOrigins) {
-  auto ok = api_.request({"OPTIONS", "/api/auth/login", "",
-                          {{"Origin", "https://app.example.com"}, {"Access-Control-Request-Method", "POST"}}});
+  auto ok =
+      api_.request({"OPTIONS",
+                    "/api/auth/login",
+                    "",
+                    {{"Origin", "https://app.example.com"}, {"Access-Control-Request-Method", "POST"}}});
   EXPECT_EQ(ok.status, 204);
   EXPECT_EQ(ok.header("access-control-allow-origin").value_or(""), "https://app.example.com");
   EXPECT_EQ(ok.header("access-control-allow-credentials").value_or(""), "true");
-  auto refused = api_.request({"OPTIONS", "/api/auth/login", "",
-                               {{"Origin", "https://evil.example"}, {"Access-Control-Request-Method", "POST"}}});
+  auto refused =
+      api_.request({"OPTIONS",
+                    "/api/auth/login",
+                    "",
+                    {{"Origin", "https://evil.example"}, {"Access-Control-Request-Method", "POST"}}});
   EXPECT_EQ(refused.status, 403);
   EXPECT_FALSE(refused.header("access-control-allow-origin").has_value());
   auto simple = api_.get("/healthz", {{"Origin", "https://app.example.com"}});
@@ -132,8 +111,8 @@ TEST_F(HttpServerTest, OversizedHeadersAre431) {
 
 TEST_F(HttpServerTest, BodiesOverTheRouteLimitAre413EvenWhenLarge) {
   // Larger than the HTTP library's own default limit: the route's limit must decide, with a 413.
-  auto r = api_.request({"POST", "/api/auth/login", std::string(3 * 1024 * 1024, 'x'),
-                         {{"Content-Type", "application/json"}}});
+  auto r = api_.request(
+      {"POST", "/api/auth/login", std::string(3 * 1024 * 1024, 'x'), {{"Content-Type", "application/json"}}});
   EXPECT_EQ(r.status, 413) << r.body;
 }
 
@@ -148,7 +127,7 @@ TEST_F(HttpServerTest, SlowHeadersAreCutOffByTheHeaderTimeout) {
   RawConnection c(api_.base_url());
   c.send("GET /healthz HTTP/1.1\r\nHost: x\r\n");  // never finishes the header block
   const auto started = std::chrono::steady_clock::now();
-  const auto reply = c.read_all();                 // returns when the server closes
+  const auto reply = c.read_all();  // returns when the server closes
   EXPECT_TRUE(reply.empty()) << reply;
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(9));
   // The server is still healthy afterwards.
@@ -157,7 +136,9 @@ TEST_F(HttpServerTest, SlowHeadersAreCutOffByTheHeaderTimeout) {
 
 TEST_F(HttpServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
   RawConnection c(api_.base_url());
-  c.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  c.send(
+      "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: "
+      "close\r\n\r\n");
   const auto reply = c.read_all();
   size_t count = 0;
   for (size_t pos = 0; (pos = reply.find("HTTP/1.1 200", pos)) != std::string::npos; ++pos) ++count;

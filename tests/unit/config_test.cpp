@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
+
+#include "core/temp_file.hpp"
 
 using imageproc::Config;
 
@@ -269,4 +272,22 @@ TEST(Config, RecoveryWaitsLongerThanTheLongestRetryDelay) {
   auto [d, p2] = Config::load(env_of({{"DATABASE_URL", "postgresql://x@127.0.0.1/db"},
                                       {"AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"}}));
   EXPECT_TRUE(d.validate(Config::Role::Worker).empty());
+}
+
+TEST(Config, WebDistDirMustHoldABuiltApp) {
+  auto [c, parse] = Config::load(env_of({{"WEB_DIST_DIR", "/nonexistent/web/dist/client"}}));
+  EXPECT_TRUE(parse.empty());
+  EXPECT_EQ(c.http.web_dist_dir, "/nonexistent/web/dist/client");
+  EXPECT_TRUE(mentions(c.validate(Config::Role::Api),
+                       "WEB_DIST_DIR '/nonexistent/web/dist/client' is not a directory"));
+  EXPECT_TRUE(mentions(c.validate(Config::Role::Up), "WEB_DIST_DIR"));
+  EXPECT_FALSE(mentions(c.validate(Config::Role::Worker), "WEB_DIST_DIR"));  // the worker serves nothing
+
+  const auto dir = imageproc::TempDir::create(std::filesystem::temp_directory_path(), "web-dist-");
+  c.http.web_dist_dir = dir.path().string();
+  EXPECT_TRUE(mentions(c.validate(Config::Role::Api), "has no index.html"));
+  std::ofstream(dir / "index.html") << "<!DOCTYPE html>";
+  EXPECT_FALSE(mentions(c.validate(Config::Role::Api), "WEB_DIST_DIR"));
+  // Unset (the default of `api`): no web app, no problem.
+  EXPECT_TRUE(Config::load(env_of({})).first.http.web_dist_dir.empty());
 }

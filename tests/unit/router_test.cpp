@@ -62,3 +62,21 @@ TEST(Router, HeadIsServedByGetAndTrailingSlashesAreIgnored) {
 }
 
 }  // namespace
+
+TEST(Router, GetFallbackTakesOnlyGetAndHeadOnPathsNoRouteHas) {
+  Router r;
+  r.add("GET", "/healthz", named("health"));
+  r.add("POST", "/api/auth/login", named("login"));
+  r.set_get_fallback("/{path...}", named("app"));
+  EXPECT_EQ(dispatch(r, "GET", "/healthz"), "health");
+  EXPECT_EQ(dispatch(r, "GET", "/"), "app");
+  EXPECT_EQ(dispatch(r, "HEAD", "/jobs/42"), "app");
+  auto m = r.match("GET", "/jobs/42/");
+  ASSERT_NE(m.route, nullptr);
+  EXPECT_EQ(m.params.at("path"), "jobs/42");
+  EXPECT_EQ(m.route->pattern, "/{path...}");
+  // A path that exists for another method keeps its 405; other methods on unknown paths stay 404.
+  EXPECT_EQ(dispatch(r, "GET", "/api/auth/login"), "405");
+  EXPECT_EQ(dispatch(r, "POST", "/jobs/42"), "404");
+  EXPECT_EQ(dispatch(r, "DELETE", "/"), "404");
+}
