@@ -1,6 +1,7 @@
 # Entry points. Each target installs what is missing (scripts/setup) before it builds.
 #   make run    build (release) and the web app, and start the whole stack: imageproc up
 #   make test   build (debug + ASan/UBSan), start test services on loopback, run every test tier
+#   make chaos  the chaos and sustained-load suites for 10 minutes each (make test runs them briefly)
 #   make bench  build (release) and run the benchmarks
 #   make fmt    clang-format the sources      make lint   clang-tidy the sources
 
@@ -10,7 +11,7 @@ JOBS ?= $(shell nproc)
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := true
 
-.PHONY: run test bench fmt lint setup build-release build-test build-web clean
+.PHONY: run test chaos bench fmt lint setup build-release build-test build-web clean
 
 setup:
 	@scripts/setup
@@ -31,6 +32,11 @@ run: build-release build-web
 
 test: build-test
 	@scripts/run-tests
+
+CHAOS_SECONDS ?= 600
+LOAD_SECONDS ?= 600
+chaos: build-test
+	@CHAOS_SECONDS=$(CHAOS_SECONDS) LOAD_SECONDS=$(LOAD_SECONDS) scripts/run-tests -L chaos --output-on-failure -V
 
 bench: setup
 	@cmake --preset release >/dev/null

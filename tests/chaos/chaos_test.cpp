@@ -70,6 +70,7 @@ class OwnServices {
  private:
   fs::path dir_;
   std::map<std::string, std::string> vars_;
+  std::map<std::string, std::string> saved_;  // the environment before, restored afterwards
 };
 
 int free_port() {
