@@ -355,8 +355,8 @@ TEST_F(ChaosTest, EveryAcceptedUploadCompletesExactlyOnceThroughKillsRestartsAnd
   }
   int refused_total = 0;
   for (const auto& [status, count] : tally.refused) refused_total += count;
-  EXPECT_LE(static_cast<int>(orphans.size()), refused_total + tally.unanswered)
-      << "more orphan originals than uploads that failed";
+  EXPECT_LE(static_cast<int>(orphans.size()), refused_total + tally.failed_attempts)
+      << "more orphan originals than upload attempts that failed";
   // The sweep removes them (no grace here: nothing is uploading any more).
   {
     DatabaseConfig dc;
