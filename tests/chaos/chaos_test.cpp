@@ -190,12 +190,13 @@ TEST_F(ChaosTest, EveryAcceptedUploadCompletesExactlyOnceThroughKillsRestartsAnd
   std::vector<std::string> images;
   for (int w : {240, 320, 400, 480}) images.push_back(jpeg(picture(w, w * 3 / 4)));
 
-  // --- load -----------------------------------------------------------------------------------------------
+  // --- load ---
   struct Tally {
     std::mutex mutex;
     std::vector<std::pair<std::string, std::string>> accepted;  // id, token
     std::map<long, int> refused;                                // status → count
     int unanswered = 0;                                         // connection failed on both APIs
+    int failed_attempts = 0;  // attempts without an answer (then retried on the other API)
   } tally;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
   std::atomic<bool> loading{true};
@@ -207,10 +208,14 @@ TEST_F(ChaosTest, EveryAcceptedUploadCompletesExactlyOnceThroughKillsRestartsAnd
         const auto& bytes = images[local() % images.size()];
         // A load balancer's view: try one API, and the other when the first does not answer.
         HttpResponse r;
-        for (int attempt = 0; attempt < 2 && r.status == 0; ++attempt)
+        int failed_attempts = 0;
+        for (int attempt = 0; attempt < 2 && r.status == 0; ++attempt) {
           r = upload_to(base((n + u + attempt) % 2), tokens[u], bytes);
+          if (r.status == 0) ++failed_attempts;
+        }
         {
           std::lock_guard lock(tally.mutex);
+          tally.failed_attempts += failed_attempts;
           if (r.status == 202) {
             tally.accepted.emplace_back(r.json()["id"].get<std::string>(), tokens[u]);
           } else if (r.status == 0) {
@@ -224,8 +229,7 @@ TEST_F(ChaosTest, EveryAcceptedUploadCompletesExactlyOnceThroughKillsRestartsAnd
     });
   }
 
-  // --- faults
-  // -----------------------------------------------------------------------------------------------
+  // --- faults ---
   enum Fault { KillWorker, KillApi, RestartBroker, RestartDatabase, StoreOutage };
   const char* fault_names[] = {"worker SIGKILL", "api SIGKILL", "RabbitMQ restart", "PostgreSQL restart",
                                "store outage"};
@@ -277,8 +281,7 @@ TEST_F(ChaosTest, EveryAcceptedUploadCompletesExactlyOnceThroughKillsRestartsAnd
   loading = false;
   uploaders.clear();
 
-  // --- settle: every job leaves Pending/Processing (bounded)
-  // ---------------------------------------------------
+  // --- settle: every job leaves Pending/Processing (bounded) ---
   const std::string unfinished_sql =
       "SELECT count(*) FROM jobs WHERE status IN ('Pending', 'Processing') OR ai_status IN ('Pending', "
       "'Processing')";
@@ -287,8 +290,7 @@ TEST_F(ChaosTest, EveryAcceptedUploadCompletesExactlyOnceThroughKillsRestartsAnd
     std::this_thread::sleep_for(1s);
   EXPECT_EQ(db.scalar(unfinished_sql), "0") << "jobs stuck after the faults";
 
-  // --- verify
-  // ------------------------------------------------------------------------------------------------
+  // --- verify ---
   std::map<std::string, std::pair<std::string, std::string>> rows;  // id → status, ai_status
   {
     db::Connection conn(db.url(), 30s, "chaos-verify");
@@ -392,10 +394,11 @@ TEST_F(ChaosTest, EveryAcceptedUploadCompletesExactlyOnceThroughKillsRestartsAnd
   std::printf(
       "chaos: seed %u, %d s, uploads accepted %zu, completed %d, lost %d, duplicates %d, wrong output sets "
       "%d, "
-      "refused %d (503), unanswered %d, unacknowledged rows %d, orphan originals swept %zu, dead letters %u, "
-      "faults injected %d (%s)\n",
+      "refused %d (503), unanswered %d (attempts without an answer %d), unacknowledged rows %d, "
+      "orphan originals swept %zu, dead letters %u, faults injected %d (%s)\n",
       seed, seconds, tally.accepted.size(), completed, lost, duplicates, wrong_outputs, refused_total,
-      tally.unanswered, unacknowledged, orphans.size(), dead, fault_total, faults.c_str());
+      tally.unanswered, tally.failed_attempts, unacknowledged, orphans.size(), dead, fault_total,
+      faults.c_str());
   EXPECT_EQ(lost, 0);
   EXPECT_EQ(duplicates, 0);
   EXPECT_EQ(wrong_outputs, 0);
