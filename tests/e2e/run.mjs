@@ -399,19 +399,27 @@ async function flow(page, { invoice, scanTxt, sunset, notImage, broken, stack })
   stack.promote(email)
   await page.reload() // a new access token (refresh) carries the new role
   await page.getByTestId('admin-link').waitFor()
-  const adminApi = await fetch(`${stack.baseUrl}/api/admin/overview`)
-  if (adminApi.status === 404) {
-    // The admin endpoints come with the scheduler work (issue 6); until they are merged only the link is checked.
-    log('admin link shown after promotion; /api/admin/overview not served by this build, page not visited')
-    return
-  }
   await page.getByTestId('admin-link').click()
   await page.getByRole('heading', { name: 'Operations' }).waitFor()
   const queues = page.getByTestId('admin-queues')
   await queues.waitFor()
   assert.match(await queues.innerText(), /image-jobs[\s\S]*image-ai-jobs/)
   assert.match(await page.getByTestId('admin-workers').innerText(), /alive/)
-  log('admin: promoted user sees queues and the live worker')
+  // "Run now" reaches a worker's scheduler, which runs the job and records it.
+  await page.getByRole('button', { name: 'Run prune-outbox now' }).click()
+  await page.getByText(/requested/).first().waitFor()
+  await waitFor(
+    async () => {
+      await page.reload()
+      await page.getByTestId('admin-queues').waitFor()
+      const runs = page.getByTestId('admin-runs')
+      return (await runs.count()) > 0 && /prune-outbox\s+manual\s+Succeeded/.test(await runs.innerText())
+    },
+    30_000,
+    'the requested prune-outbox run to show as Succeeded',
+  )
+  await page.screenshot({ path: join(outputDir, 'admin.png'), fullPage: true })
+  log('admin: promoted user sees queues and the live worker, runs a schedule; screenshot saved')
 }
 
 async function waitFor(condition, timeoutMs, what, describe) {
