@@ -2,6 +2,7 @@
 #   make run    build (release) and start the whole stack: imageproc up
 #   make test   build (debug + ASan/UBSan), start test services on loopback, run every test tier
 #   make bench  build (release) and run the benchmarks
+#   make fuzz   build the libFuzzer targets (clang) and run each for FUZZ_SECONDS (60)
 #   make fmt    clang-format the sources      make lint   clang-tidy the sources
 
 SHELL := /bin/bash
@@ -10,7 +11,9 @@ JOBS ?= $(shell nproc)
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := true
 
-.PHONY: run test bench fmt lint setup build-release build-test clean
+FUZZ_SECONDS ?= 60
+
+.PHONY: run test bench fuzz fmt lint setup build-release build-test build-fuzz clean
 
 setup:
 	@scripts/setup
@@ -19,9 +22,16 @@ build-release: setup
 	@cmake --preset release >/dev/null
 	@cmake --build --preset release --target imageproc -j $(JOBS)
 
+# The test tiers: the asan tree (unit, integration) and the fuzz tree (the fuzz tier's targets).
 build-test: setup
 	@cmake --preset asan >/dev/null
 	@cmake --build --preset asan -j $(JOBS)
+	@cmake --preset fuzz >/dev/null
+	@cmake --build --preset fuzz -j $(JOBS)
+
+build-fuzz: setup
+	@cmake --preset fuzz >/dev/null
+	@cmake --build --preset fuzz -j $(JOBS)
 
 run: build-release
 	@./build/release/imageproc up
@@ -33,6 +43,9 @@ bench: setup
 	@cmake --preset release >/dev/null
 	@cmake --build --preset release --target micro_bench -j $(JOBS)
 	@./build/release/bench/micro_bench
+
+fuzz: build-fuzz
+	@fuzz/run --seconds $(FUZZ_SECONDS)
 
 fmt:
 	@clang-format -i $$(git ls-files '*.cpp' '*.hpp')
