@@ -114,7 +114,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (expanded) FUZZ_CHECK(expanded->next_after(after) == next, "the macro disagrees with its expansion");
     check_gap(e, after, *next, rng);
     const auto gap = (*next - after).count();
-    const auto inside = after + seconds(static_cast<std::int64_t>(rng.next() % static_cast<std::uint64_t>(gap)));
+    const auto inside =
+        after + seconds(static_cast<std::int64_t>(rng.next() % static_cast<std::uint64_t>(gap)));
     FUZZ_CHECK(e.next_after(inside) == next, "next_after from inside the gap (" + show(inside) + ") differs");
     after = *next;
   }

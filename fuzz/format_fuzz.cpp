@@ -61,14 +61,16 @@ void for_each_code_point(std::string_view s, F&& f) {
 void check_sanitized(std::string_view raw) {
   const std::string name = imageproc::imaging::sanitize_display_filename(raw);
   const std::string context = " for " + printable(raw) + " -> " + printable(name);
-  FUZZ_CHECK(!name.empty() && name.size() <= imageproc::imaging::kMaxDisplayFilenameBytes, "length" + context);
+  FUZZ_CHECK(!name.empty() && name.size() <= imageproc::imaging::kMaxDisplayFilenameBytes,
+             "length" + context);
   FUZZ_CHECK(imageproc::fuzz::is_valid_utf8(name), "invalid UTF-8" + context);
   FUZZ_CHECK(name.find_first_of("/\\") == std::string::npos, "a path separator survived" + context);
   FUZZ_CHECK(name.front() != ' ' && name.front() != '.' && name.back() != ' ' && name.back() != '.',
              "untrimmed" + context);
   for_each_code_point(name, [&](char32_t cp) {
-    const bool removed = cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp <= 0x9F) || cp == 0x200E || cp == 0x200F ||
-                         cp == 0x061C || (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
+    const bool removed = cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp <= 0x9F) || cp == 0x200E ||
+                         cp == 0x200F || cp == 0x061C || (cp >= 0x202A && cp <= 0x202E) ||
+                         (cp >= 0x2066 && cp <= 0x2069);
     FUZZ_CHECK(!removed, "a control or bidi character survived" + context);
   });
   FUZZ_CHECK(imageproc::imaging::sanitize_display_filename(name) == name, "not idempotent" + context);
@@ -94,13 +96,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   const std::string_view mime = imageproc::imaging::mime_type(format);
   const std::string_view short_name = imageproc::imaging::format_name(format);
-  FUZZ_CHECK((format == ImageFormat::Unknown) == (mime == "application/octet-stream"), "mime type of Unknown");
+  FUZZ_CHECK((format == ImageFormat::Unknown) == (mime == "application/octet-stream"),
+             "mime type of Unknown");
   FUZZ_CHECK((format == ImageFormat::Unknown) == (short_name == "unknown"), "name of Unknown");
   FUZZ_CHECK(format == ImageFormat::Unknown || mime.starts_with("image/"), "mime type is not image/*");
 
   const AllowedFormats none{};
   const AllowedFormats all{true, true, true, true};
-  const bool required = format == ImageFormat::Jpeg || format == ImageFormat::Png || format == ImageFormat::WebP;
+  const bool required =
+      format == ImageFormat::Jpeg || format == ImageFormat::Png || format == ImageFormat::WebP;
   FUZZ_CHECK(imageproc::imaging::is_allowed(format, none) == required, "allowed without opting in");
   FUZZ_CHECK(imageproc::imaging::is_allowed(format, all) == (format != ImageFormat::Unknown),
              "allowed with every format on");

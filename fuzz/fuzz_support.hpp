@@ -22,8 +22,8 @@ namespace imageproc::fuzz {
 
 // FUZZ_CHECK(condition, detail): `detail` is any expression convertible to std::string, evaluated only on
 // failure.
-#define FUZZ_CHECK(condition, detail)                                                          \
-  do {                                                                                         \
+#define FUZZ_CHECK(condition, detail)                                                                \
+  do {                                                                                               \
     if (!(condition)) ::imageproc::fuzz::invariant_failed(#condition, __FILE__, __LINE__, (detail)); \
   } while (false)
 

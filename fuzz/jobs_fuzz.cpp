@@ -92,14 +92,15 @@ void check_event(const json& event) {
     if (it->is_number()) return it->is_number_integer() && *it == json(*value);
     return *it == json(*value);
   };
-  FUZZ_CHECK(optional_equal("completedAt", s.completed_at) && optional_equal("thumbnailKey", s.thumbnail_key) &&
-                 optional_equal("blurhash", s.blurhash),
+  FUZZ_CHECK(optional_equal("completedAt", s.completed_at) &&
+                 optional_equal("thumbnailKey", s.thumbnail_key) && optional_equal("blurhash", s.blurhash),
              "an optional string field changed" + context);
   FUZZ_CHECK(optional_equal("width", s.width) && optional_equal("height", s.height),
              "width/height read as " + (s.width ? std::to_string(*s.width) : "null") + "/" +
                  (s.height ? std::to_string(*s.height) : "null") + context);
   const auto tags = event.find("tags");
-  FUZZ_CHECK(tags != event.end() && tags->is_array() ? *tags == json(s.tags) : s.tags.empty(), "tags" + context);
+  FUZZ_CHECK(tags != event.end() && tags->is_array() ? *tags == json(s.tags) : s.tags.empty(),
+             "tags" + context);
 
   const std::string text = contracts::to_event(s).dump();
   FUZZ_CHECK(same(contracts::summary_from_event(json::parse(text)), s), "to_event round trip" + context);
@@ -138,14 +139,17 @@ void check_generated(std::string_view input, Rng& rng) {
   if (rng.next() % 2) s.height = static_cast<int>(static_cast<std::uint32_t>(rng.next()));
   if (rng.next() % 2) s.thumbnail_key = contracts::output_key(s.user_id, s.id, "thumb-512", "webp");
   if (rng.next() % 2) s.blurhash = text_from(input.substr(0, 30));
-  for (std::size_t i = 0; i < rng.next() % 4; ++i) s.tags.push_back(text_from(input.substr(i, 10)));
+  const std::size_t tag_count = rng.next() % 4;
+  for (std::size_t i = 0; i < tag_count; ++i)
+    s.tags.push_back(text_from(input.substr(std::min(i, input.size()), 10)));
   const std::string text = contracts::to_event(s).dump();
   FUZZ_CHECK(same(contracts::summary_from_event(json::parse(text)), s), "generated event round trip");
   FUZZ_CHECK(contracts::events_routing_key(s.user_id) == "job." + s.user_id, "routing key");
 }
 
 bool is_canonical_uuid(std::string_view id) {
-  return imageproc::ids::is_uuid(id) && std::none_of(id.begin(), id.end(), [](char c) { return c >= 'A' && c <= 'F'; });
+  return imageproc::ids::is_uuid(id) &&
+         std::none_of(id.begin(), id.end(), [](char c) { return c >= 'A' && c <= 'F'; });
 }
 
 void check_keys(std::string_view key, Rng& rng) {
@@ -160,7 +164,8 @@ void check_keys(std::string_view key, Rng& rng) {
   }
   const std::string user = uuid_from(rng);
   const std::string job = uuid_from(rng);
-  for (const std::string& k : {contracts::original_key(user, job), contracts::output_key(user, job, "thumb-128", "webp")}) {
+  for (const std::string& k :
+       {contracts::original_key(user, job), contracts::output_key(user, job, "thumb-128", "webp")}) {
     const auto owner = contracts::owner_of_key(k);
     FUZZ_CHECK(owner && owner->user_id == user && owner->job_id == job, "key round trip " + k);
   }

@@ -8,9 +8,10 @@
 //      the claim logic is reached; a correctly signed token is never refused as BadSignature, an accepted
 //      one satisfies every rule in the header (exp, nbf, iat, iss, aud, sub, role, jti), and changing any
 //      one character of it makes it fail;
-//   3. as the subject and role of issue(): refused (std::invalid_argument) exactly when empty or not valid
-//      UTF-8, and otherwise issue→verify round-trips the claims at a clock drawn from the input, fails after
-//      exp + leeway and before nbf - leeway, under another secret, and when tampered with.
+//   3. as the subject and role of issue(): refused (std::invalid_argument) exactly when empty, not valid
+//      UTF-8 or too long for an 8 KiB token, and otherwise issue→verify round-trips the claims at a clock
+//      drawn from the input, fails after exp + leeway and before nbf - leeway, under another secret, and when
+//      tampered with.
 
 #include <chrono>
 #include <cstddef>
@@ -49,8 +50,9 @@ constexpr const char* kAudience = "imageproc-api";
 constexpr std::int64_t kNow = 1796083200;  // 2026-12-01T00:00:00Z, when the corpus tokens are valid
 constexpr std::int64_t kTtl = 900;
 constexpr std::int64_t kLeeway = 30;
-constexpr std::int64_t kMaxNumericDate = 253402300799;  // 9999-12-31T23:59:59Z, the header's documented bound
-// The last second system_clock (nanoseconds since 1970 in libstdc++) can represent: 2262-04-11T23:47:16Z.
+constexpr std::size_t kMaxTokenLength = 8192;  // what verify() accepts
+// The last second system_clock (nanoseconds since 1970 in libstdc++) can represent: 2262-04-11T23:47:16Z, and
+// so the latest date a claim may hold.
 constexpr std::int64_t kMaxClock = 9223372036;
 
 JwtSettings settings_with(std::vector<imageproc::auth::JwtKey> keys) {
@@ -85,7 +87,8 @@ std::int64_t unix_seconds(system_clock::time_point t) {
   return std::chrono::floor<seconds>(t).time_since_epoch().count();
 }
 
-std::optional<AccessClaims> try_verify(const JwtService& s, std::string_view token, system_clock::time_point now,
+std::optional<AccessClaims> try_verify(const JwtService& s, std::string_view token,
+                                       system_clock::time_point now,
                                        std::optional<JwtFailure>* failure = nullptr) {
   try {
     return s.verify(token, now);
@@ -98,7 +101,8 @@ std::optional<AccessClaims> try_verify(const JwtService& s, std::string_view tok
 // The claims of an accepted token are exactly what its payload says, and satisfy every rule.
 void check_accepted(std::string_view token, const AccessClaims& claims, std::int64_t now) {
   const auto decoded = imageproc::auth::verify_hs256(token, kRfcKey);
-  FUZZ_CHECK(decoded.header.is_object() && decoded.header.value("alg", "") == "HS256", "accepted without HS256");
+  FUZZ_CHECK(decoded.header.is_object() && decoded.header.value("alg", "") == "HS256",
+             "accepted without HS256");
   FUZZ_CHECK(!decoded.header.contains("crit"), "accepted with crit");
   const auto& p = decoded.payload;
   FUZZ_CHECK(p.is_object(), "payload is not an object");
@@ -117,7 +121,7 @@ void check_accepted(std::string_view token, const AccessClaims& claims, std::int
   }
   const auto exp = p.at("exp").get<std::int64_t>();
   const auto iat = p.at("iat").get<std::int64_t>();
-  FUZZ_CHECK(exp >= 0 && exp <= kMaxNumericDate && iat >= 0 && iat <= kMaxNumericDate, "date out of range");
+  FUZZ_CHECK(exp >= 0 && exp <= kMaxClock && iat >= 0 && iat <= kMaxClock, "date out of range");
   FUZZ_CHECK(now - kLeeway < exp, "accepted after exp + leeway");
   FUZZ_CHECK(iat <= now + kLeeway, "accepted although issued in the future");
   if (p.contains("nbf")) {
@@ -130,7 +134,8 @@ void check_accepted(std::string_view token, const AccessClaims& claims, std::int
 
 // Changing any one character of a valid token must make it fail.
 void check_tampering(std::string_view token, Rng& rng, std::int64_t now) {
-  static constexpr std::string_view kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=";
+  static constexpr std::string_view kAlphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=";
   for (int i = 0; i < 4 && !token.empty(); ++i) {
     std::string tampered(token);
     const std::size_t pos = rng.next() % tampered.size();
@@ -153,8 +158,10 @@ void check_arbitrary_token(std::string_view input) {
 }
 
 void check_signed(std::string_view header, std::string_view payload, Rng& rng) {
-  const std::string signing_input = crypto::base64url_encode(header) + "." + crypto::base64url_encode(payload);
-  const std::string token = signing_input + "." + crypto::base64url_encode(crypto::hmac_sha256(kRfcKey, signing_input));
+  const std::string signing_input =
+      crypto::base64url_encode(header) + "." + crypto::base64url_encode(payload);
+  const std::string token =
+      signing_input + "." + crypto::base64url_encode(crypto::hmac_sha256(kRfcKey, signing_input));
   const std::int64_t now = rng.next() % 4 == 0 ? static_cast<std::int64_t>(rng.between(0, kMaxClock)) : kNow;
   std::optional<JwtFailure> failure;
   const auto claims = try_verify(service(), token, at(now), &failure);
@@ -164,6 +171,18 @@ void check_signed(std::string_view header, std::string_view payload, Rng& rng) {
   }
   check_accepted(token, *claims, now);
   check_tampering(token, rng, now);
+}
+
+// The length of the token issue() writes (its layout: header, payload with a 16-byte jti, signature),
+// computed independently so the fuzzer knows when the 8 KiB limit must refuse it.
+std::size_t issued_length(std::string_view subject, std::string_view role, std::int64_t iat,
+                          std::string_view kid) {
+  nlohmann::ordered_json header = {{"alg", "HS256"}, {"typ", "JWT"}, {"kid", kid}};
+  nlohmann::ordered_json payload = {
+      {"iss", kIssuer}, {"aud", kAudience}, {"sub", subject},   {"role", role}, {"jti", std::string(22, 'x')},
+      {"iat", iat},     {"nbf", iat},       {"exp", iat + kTtl}};
+  const auto b64 = [](std::size_t n) { return (n * 4 + 2) / 3; };
+  return b64(header.dump().size()) + 1 + b64(payload.dump().size()) + 1 + b64(32);
 }
 
 bool issue_refused(std::string_view subject, std::string_view role, system_clock::time_point now,
@@ -187,9 +206,10 @@ void check_round_trip(std::string_view input, Rng& rng) {
   imageproc::auth::IssuedToken issued;
   const bool refused = issue_refused(subject, role, now, issued, service());
   const bool valid_input = !subject.empty() && !role.empty() && imageproc::fuzz::is_valid_utf8(subject) &&
-                           imageproc::fuzz::is_valid_utf8(role);
-  FUZZ_CHECK(refused == !valid_input, std::string("issue() ") + (refused ? "refused" : "accepted") + " subject " +
-                                          printable(subject) + " role " + printable(role));
+                           imageproc::fuzz::is_valid_utf8(role) &&
+                           issued_length(subject, role, base, "fuzz") <= kMaxTokenLength;
+  FUZZ_CHECK(refused == !valid_input, std::string("issue() ") + (refused ? "refused" : "accepted") +
+                                          " subject " + printable(subject) + " role " + printable(role));
   if (refused) return;
 
   const std::int64_t iat = base;
@@ -198,24 +218,29 @@ void check_round_trip(std::string_view input, Rng& rng) {
   const auto claims = try_verify(service(), issued.token, now);
   FUZZ_CHECK(claims.has_value(), "an issued token does not verify: " + printable(issued.token));
   FUZZ_CHECK(claims->subject == subject && claims->role == role, "issued claims did not round-trip");
-  FUZZ_CHECK(claims->issued_at == at(iat) && claims->expires_at == at(exp), "issued times did not round-trip");
+  FUZZ_CHECK(claims->issued_at == at(iat) && claims->expires_at == at(exp),
+             "issued times did not round-trip");
   FUZZ_CHECK(claims->token_id.size() == 22, "jti is not 16 random bytes");
   check_accepted(issued.token, *claims, base);
 
-  FUZZ_CHECK(try_verify(service(), issued.token, at(exp + kLeeway - 1)).has_value(), "refused within the leeway");
+  FUZZ_CHECK(try_verify(service(), issued.token, at(exp + kLeeway - 1)).has_value(),
+             "refused within the leeway");
   std::optional<JwtFailure> failure;
-  FUZZ_CHECK(!try_verify(service(), issued.token, at(exp + kLeeway), &failure) && failure == JwtFailure::Expired,
-             "accepted at exp + leeway");
+  FUZZ_CHECK(
+      !try_verify(service(), issued.token, at(exp + kLeeway), &failure) && failure == JwtFailure::Expired,
+      "accepted at exp + leeway");
   failure.reset();
   FUZZ_CHECK(!try_verify(service(), issued.token, at(iat - kLeeway - 1), &failure) &&
                  failure == JwtFailure::NotYetValid,
              "accepted before nbf - leeway");
   failure.reset();
-  FUZZ_CHECK(!try_verify(impostor_service(), issued.token, now, &failure) && failure == JwtFailure::BadSignature,
-             "accepted under another secret");
+  FUZZ_CHECK(
+      !try_verify(impostor_service(), issued.token, now, &failure) && failure == JwtFailure::BadSignature,
+      "accepted under another secret");
   FUZZ_CHECK(try_verify(rotated_service(), issued.token, now).has_value(), "an old key stopped verifying");
   imageproc::auth::IssuedToken rotated;
-  FUZZ_CHECK(!issue_refused(subject, role, now, rotated, rotated_service()), "rotated service refused to issue");
+  FUZZ_CHECK(!issue_refused(subject, role, now, rotated, rotated_service()),
+             "rotated service refused to issue");
   failure.reset();
   FUZZ_CHECK(!try_verify(service(), rotated.token, now, &failure) && failure == JwtFailure::UnknownKey,
              "a token of an unknown kid verified");

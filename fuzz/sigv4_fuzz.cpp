@@ -93,8 +93,9 @@ Parsed parse_input(std::string_view input) {
       p.request.payload_hash = std::string(line.substr(1));
     } else {
       const auto colon = line.find(':');
-      p.request.headers.emplace_back(std::string(line.substr(0, colon)),
-                                     colon == std::string_view::npos ? "" : std::string(line.substr(colon + 1)));
+      p.request.headers.emplace_back(
+          std::string(line.substr(0, colon)),
+          colon == std::string_view::npos ? "" : std::string(line.substr(colon + 1)));
     }
   }
   return p;
@@ -120,7 +121,8 @@ std::optional<std::string> canonical_decode(std::string_view encoded, bool allow
       out.push_back(c);
       continue;
     }
-    if (c != '%' || i + 2 >= encoded.size() || hex_digit(encoded[i + 1]) < 0 || hex_digit(encoded[i + 2]) < 0) {
+    if (c != '%' || i + 2 >= encoded.size() || hex_digit(encoded[i + 1]) < 0 ||
+        hex_digit(encoded[i + 2]) < 0) {
       return std::nullopt;
     }
     const char decoded = static_cast<char>(hex_digit(encoded[i + 1]) * 16 + hex_digit(encoded[i + 2]));
@@ -151,14 +153,16 @@ void check_uri(const std::string& path) {
   }
   const auto decoded = canonical_decode(uri, /*allow_slash=*/true);
   FUZZ_CHECK(decoded.has_value(), "canonical_uri is not canonical: " + printable(uri));
-  FUZZ_CHECK(*decoded == path, "canonical_uri does not decode back: " + printable(path) + " -> " + printable(uri));
+  FUZZ_CHECK(*decoded == path,
+             "canonical_uri does not decode back: " + printable(path) + " -> " + printable(uri));
 }
 
 void check_query(const Parsed& p) {
   const std::string canonical = sigv4::canonical_query_string(p.request.query);
   std::multimap<std::string, std::string> reversed;
   for (auto it = p.query_in_order.rbegin(); it != p.query_in_order.rend(); ++it) reversed.emplace(*it);
-  FUZZ_CHECK(sigv4::canonical_query_string(reversed) == canonical, "insertion order changed the query string");
+  FUZZ_CHECK(sigv4::canonical_query_string(reversed) == canonical,
+             "insertion order changed the query string");
   if (p.query_in_order.empty()) {
     FUZZ_CHECK(canonical.empty(), "no parameters but a query string");
     return;
@@ -214,8 +218,9 @@ bool is_token(std::string_view name) {  // RFC 9110 field-name
 void check_headers(const Headers& headers) {
   const auto canonical = sigv4::canonical_headers(headers);
   Headers by_name = headers;
-  std::stable_sort(by_name.begin(), by_name.end(),
-                   [](const auto& a, const auto& b) { return lower(trim_all(a.first)) < lower(trim_all(b.first)); });
+  std::stable_sort(by_name.begin(), by_name.end(), [](const auto& a, const auto& b) {
+    return lower(trim_all(a.first)) < lower(trim_all(b.first));
+  });
   const auto sorted = sigv4::canonical_headers(by_name);
   FUZZ_CHECK(sorted.canonical == canonical.canonical && sorted.signed_headers == canonical.signed_headers,
              "the order of distinct headers changed the canonical headers");
@@ -235,14 +240,17 @@ void check_headers(const Headers& headers) {
     expected_canonical += name + ":" + value + "\n";
     expected_signed += (expected_signed.empty() ? "" : ";") + name;
   }
-  FUZZ_CHECK(canonical.canonical == expected_canonical,
-             "canonical headers: " + printable(canonical.canonical) + " expected " + printable(expected_canonical));
-  FUZZ_CHECK(canonical.signed_headers == expected_signed, "signed headers: " + printable(canonical.signed_headers));
+  FUZZ_CHECK(
+      canonical.canonical == expected_canonical,
+      "canonical headers: " + printable(canonical.canonical) + " expected " + printable(expected_canonical));
+  FUZZ_CHECK(canonical.signed_headers == expected_signed,
+             "signed headers: " + printable(canonical.signed_headers));
 }
 
 bool is_lower_hex(std::string_view s, std::size_t length) {
-  return s.size() == length &&
-         std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+  return s.size() == length && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
 }
 
 void check_signing(const Parsed& p) {
@@ -252,8 +260,9 @@ void check_signing(const Parsed& p) {
 
   const std::string date = sigv4::amz_date(time);
   const std::string day = sigv4::amz_day(time);
-  FUZZ_CHECK(date.size() == 16 && date[8] == 'T' && date[15] == 'Z' && date.starts_with(day) && day.size() == 8,
-             "amz_date " + date + " / amz_day " + day);
+  FUZZ_CHECK(
+      date.size() == 16 && date[8] == 'T' && date[15] == 'Z' && date.starts_with(day) && day.size() == 8,
+      "amz_date " + date + " / amz_day " + day);
 
   const bool names_host = std::any_of(p.request.headers.begin(), p.request.headers.end(),
                                       [](const auto& h) { return lower(trim_all(h.first)) == "host"; });
@@ -266,7 +275,8 @@ void check_signing(const Parsed& p) {
   }
   FUZZ_CHECK(!names_host, "sign_headers accepted an extra header that canonicalises to Host");
   const auto again = sigv4::sign_headers(p.request, credentials, scope, time);
-  FUZZ_CHECK(again.signature == signed_request.signature && again.canonical_request == signed_request.canonical_request,
+  FUZZ_CHECK(again.signature == signed_request.signature &&
+                 again.canonical_request == signed_request.canonical_request,
              "sign_headers is not deterministic");
 
   Headers all = {{"host", p.request.host}};
@@ -274,9 +284,10 @@ void check_signing(const Parsed& p) {
   all.emplace_back("x-amz-content-sha256", p.request.payload_hash);
   all.emplace_back("x-amz-date", date);
   const auto headers = sigv4::canonical_headers(all);
-  const std::string canonical_request = p.request.method + "\n" + sigv4::canonical_uri(p.request.path) + "\n" +
-                                        sigv4::canonical_query_string(p.request.query) + "\n" + headers.canonical +
-                                        "\n" + headers.signed_headers + "\n" + p.request.payload_hash;
+  const std::string canonical_request = p.request.method + "\n" + sigv4::canonical_uri(p.request.path) +
+                                        "\n" + sigv4::canonical_query_string(p.request.query) + "\n" +
+                                        headers.canonical + "\n" + headers.signed_headers + "\n" +
+                                        p.request.payload_hash;
   FUZZ_CHECK(signed_request.canonical_request == canonical_request, "the canonical request is not its parts");
   const std::string scope_text = day + "/us-east-1/s3/aws4_request";
   const std::string to_sign = "AWS4-HMAC-SHA256\n" + date + "\n" + scope_text + "\n" +
@@ -284,7 +295,8 @@ void check_signing(const Parsed& p) {
   FUZZ_CHECK(signed_request.string_to_sign == to_sign, "the string to sign is not its parts");
   const std::string signature = imageproc::crypto::hex_encode(
       imageproc::crypto::hmac_sha256(sigv4::signing_key(credentials.secret_access_key, day, scope), to_sign));
-  FUZZ_CHECK(signed_request.signature == signature && is_lower_hex(signature, 64), "the signature is not HMAC");
+  FUZZ_CHECK(signed_request.signature == signature && is_lower_hex(signature, 64),
+             "the signature is not HMAC");
   const std::string authorization = "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/" + scope_text +
                                     ",SignedHeaders=" + headers.signed_headers + ",Signature=" + signature;
   FUZZ_CHECK(signed_request.headers.size() == 3 && signed_request.headers[0].first == "x-amz-date" &&
@@ -318,7 +330,8 @@ void check_signing(const Parsed& p) {
                  query.find("X-Amz-Date=" + date) != std::string::npos,
              "the presigned query lacks its X-Amz parameters");
   const std::string prefix = "https://" + p.request.host + sigv4::canonical_uri(p.request.path) + "?";
-  FUZZ_CHECK(presigned.url.starts_with(prefix) && presigned.url.ends_with("&X-Amz-Signature=" + presigned.signature) &&
+  FUZZ_CHECK(presigned.url.starts_with(prefix) &&
+                 presigned.url.ends_with("&X-Amz-Signature=" + presigned.signature) &&
                  is_lower_hex(presigned.signature, 64),
              "presigned URL " + printable(presigned.url));
 }
