@@ -98,8 +98,9 @@ TEST(JobEvent, RoundTripsTheSummary) {
   EXPECT_EQ(events_routing_key("u1"), "job.u1");
 }
 
-// Found with fuzz/jobs_fuzz's invariants (the input's numbers must come back exactly): the version was read
-// with get<int>(), so 4294967297 passed as 1.
+// fuzz/jobs_fuzz's invariant (numbers come back exactly as sent) fails on this, seed
+// fuzz/corpus/jobs/regression-message-version-4294967297: the version was read with get<int>(), so 4294967297
+// passed as 1.
 TEST(StageMessage, VersionAndAttemptMustBeExactlyTheIntegersSent) {
   const std::string ids =
       R"("jobId":"0190f5a4-1b2c-7d3e-8f40-123456789abc","userId":"0190f5a4-1b2c-7d3e-8f40-abcdefabcdef")";
@@ -111,9 +112,9 @@ TEST(StageMessage, VersionAndAttemptMustBeExactlyTheIntegersSent) {
   }
 }
 
-// Found with fuzz/jobs_fuzz: "fileSize":1e300 converted a double to int64 (undefined behaviour, UBSan's
-// "1e+300 is outside the range of representable values"), 1.9 was read as version 1, and a width of
-// 4294967297 became 1.
+// fuzz/jobs_fuzz fails on these (seeds fuzz/corpus/jobs/regression-event-*): "fileSize":1e300 converted a
+// double to int64 (undefined behaviour, UBSan's "1e+300 is outside the range of representable values"), 1.9
+// was read as version 1, and a width of 4294967297 became 1.
 TEST(JobEvent, RefusesNumbersItCannotHoldExactly) {
   const nlohmann::json valid = {
       {"v", 1},        {"id", "j"},     {"userId", "u"},   {"originalFilename", "f"},

@@ -167,8 +167,8 @@ TEST(ImagingExifTest, KeepsDottedByteArraysOnlyWhenTheyAreNumbers) {
   EXPECT_NO_THROW((void)json.dump());
 }
 
-// Found by fuzz/exif_fuzz (UBSan: "9.22337e+18 is outside the range of representable values of type 'long'"):
-// an integer-format value beyond int64 was converted anyway.
+// fuzz/exif_fuzz fails on this (UBSan: "9.22337e+18 is outside the range of representable values of type
+// 'long'"; seed fuzz/corpus/exif/regression-long-beyond-int64): an integer value beyond int64 was converted.
 TEST(ImagingExifTest, SkipsIntegerValuesBeyondWhatConvertsExactly) {
   const auto json = exif_to_json({
       {"exif-ifd0-ImageWidth", "9223372036854775807 (x, Long, 1 components, 4 bytes)"},
@@ -180,8 +180,8 @@ TEST(ImagingExifTest, SkipsIntegerValuesBeyondWhatConvertsExactly) {
   EXPECT_EQ(json.at("PixelXDimension"), 4294967295LL);
 }
 
-// Found by fuzz/exif_fuzz: rounding a huge Double to 4 decimals overflowed to infinity, which JSON writes as
-// null.
+// fuzz/exif_fuzz fails on this (seed fuzz/corpus/exif/regression-double-1e305): rounding a huge Double to 4
+// decimals overflowed to infinity, which JSON writes as null.
 TEST(ImagingExifTest, KeepsHugeFloatingValuesFinite) {
   const auto json = exif_to_json({{"exif-ifd2-Gamma", "1e305 (1e305, Double, 1 components, 8 bytes)"},
                                   {"exif-ifd2-FNumber", "14/5 (f/2.8, Rational, 1 components, 8 bytes)"}});

@@ -251,8 +251,9 @@ TEST(JwtTest, RejectsNonIntegerOrOutOfRangeDates) {
   }
 }
 
-// Found by fuzz/jwt_fuzz (UBSan: "signed integer overflow: 253402300799 * 1000000000"): dates up to the year
-// 9999 were accepted, but system_clock counts nanoseconds and ends in 2262, so converting exp overflowed.
+// fuzz/jwt_fuzz fails on this (UBSan: "signed integer overflow: 253402300799 * 1000000000"; seed
+// fuzz/corpus/jwt/regression-exp-year-9999): dates up to the year 9999 were accepted, but system_clock counts
+// nanoseconds and ends in 2262, so converting exp overflowed.
 TEST(JwtTest, AcceptsDatesUpToTheEndOfTheClockAndRefusesLaterOnes) {
   const JwtService service(make_settings());
   const std::int64_t last = std::chrono::floor<seconds>(system_clock::duration::max()).count();
@@ -267,7 +268,8 @@ TEST(JwtTest, AcceptsDatesUpToTheEndOfTheClockAndRefusesLaterOnes) {
   }
 }
 
-// Found by fuzz/jwt_fuzz: issue() signed subjects so long that verify() refused its own token (over 8 KiB).
+// fuzz/jwt_fuzz fails on this (seed fuzz/corpus/jwt/regression-issued-too-long): issue() signed subjects so
+// long that verify() refused its own token (over 8 KiB).
 TEST(JwtTest, IssueRefusesASubjectTooLongForAVerifiableToken) {
   const JwtService service(make_settings());
   const IssuedToken fits = service.issue(std::string(5000, 'a'), "user", kNow);
