@@ -3,6 +3,7 @@
 #   make test   build (debug + ASan/UBSan), start test services on loopback, run every test tier
 #   make chaos  the chaos and sustained-load suites for 10 minutes each (make test runs them briefly)
 #   make bench  build (release) and run the benchmarks
+#   make fuzz   build the libFuzzer targets (clang) and run each for FUZZ_SECONDS (60)
 #   make fmt    clang-format the sources      make lint   clang-tidy the sources
 
 SHELL := /bin/bash
@@ -11,7 +12,9 @@ JOBS ?= $(shell nproc)
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := true
 
-.PHONY: run test chaos bench fmt lint setup build-release build-test build-web clean
+FUZZ_SECONDS ?= 60
+
+.PHONY: run test chaos bench fuzz fmt lint setup build-release build-test build-fuzz build-web clean
 
 setup:
 	@scripts/setup
@@ -20,9 +23,16 @@ build-release: setup
 	@cmake --preset release >/dev/null
 	@cmake --build --preset release --target imageproc -j $(JOBS)
 
+# The test tiers: the asan tree (unit, integration) and the fuzz tree (the fuzz tier's targets).
 build-test: setup
 	@cmake --preset asan >/dev/null
 	@cmake --build --preset asan -j $(JOBS)
+	@cmake --preset fuzz >/dev/null
+	@cmake --build --preset fuzz -j $(JOBS)
+
+build-fuzz: setup
+	@cmake --preset fuzz >/dev/null
+	@cmake --build --preset fuzz -j $(JOBS)
 
 build-web: setup
 	@cd web && npm run build --silent -- --logLevel warn
@@ -42,6 +52,9 @@ bench: setup
 	@cmake --preset release >/dev/null
 	@cmake --build --preset release --target micro_bench -j $(JOBS)
 	@./build/release/bench/micro_bench
+
+fuzz: build-fuzz
+	@fuzz/run --seconds $(FUZZ_SECONDS)
 
 fmt:
 	@clang-format -i $$(git ls-files '*.cpp' '*.hpp')

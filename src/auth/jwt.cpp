@@ -21,9 +21,11 @@ constexpr std::size_t kSignatureBytes = 32;
 // Access tokens we issue are a few hundred bytes. Refusing anything far larger bounds the work an
 // unauthenticated caller can make us do (base64 decoding and JSON parsing happen before the signature check).
 constexpr std::size_t kMaxTokenLength = std::size_t{8} * 1024;
-// NumericDate values are accepted in [0, 9999-12-31T23:59:59Z]. The bound keeps later arithmetic and the
-// conversion to system_clock::time_point (nanoseconds in libstdc++) free of overflow.
-constexpr std::int64_t kMaxNumericDate = 253402300799;
+// NumericDate values are accepted in [0, 2262-04-11T23:47:16Z]: the last whole second a
+// system_clock::time_point can hold (nanoseconds since 1970 in libstdc++), so turning a claim into one cannot
+// overflow.
+constexpr std::int64_t kMaxNumericDate =
+    std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::duration::max()).count();
 constexpr std::size_t kJtiBytes = 16;
 
 [[noreturn]] void fail(JwtFailure failure, const std::string& message) {
@@ -247,6 +249,10 @@ IssuedToken JwtService::issue(std::string_view subject, std::string_view role,
   }
   std::string token =
       signing_input + "." + crypto::base64url_encode(crypto::hmac_sha256(key.secret, signing_input));
+  // A token verify() would refuse as too long is no token at all.
+  if (token.size() > kMaxTokenLength) {
+    throw std::invalid_argument("JwtService::issue: subject and role make the token longer than 8 KiB");
+  }
   return IssuedToken{std::move(token), from_numeric_date(exp)};
 }
 

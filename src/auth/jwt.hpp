@@ -76,7 +76,8 @@ class JwtService {
   explicit JwtService(JwtSettings settings);
 
   // Signs a token for `subject` with keys[0]. iat = nbf = `now` (whole seconds), exp = iat + ttl.
-  // Throws std::invalid_argument if subject or role is empty or not valid UTF-8.
+  // Throws std::invalid_argument if subject or role is empty or not valid UTF-8, or so long that the token
+  // would exceed the 8 KiB verify() accepts.
   IssuedToken issue(std::string_view subject, std::string_view role,
                     std::chrono::system_clock::time_point now) const;
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <array>
+#include <limits>
+#include <optional>
 
 #include "core/ids.hpp"
 
@@ -9,7 +11,24 @@ namespace imageproc::contracts {
 
 namespace {
 constexpr std::array<std::string_view, 4> kStageStatuses = {"Pending", "Processing", "Completed", "Error"};
+
+// A JSON integer that fits int64, exactly; nullopt for anything else. nlohmann's get<int>() would convert
+// silently: 1.9 becomes 1, 4294967297 becomes 1 as an int, and 1e300 as an integer is undefined behaviour.
+std::optional<std::int64_t> exact_integer(const nlohmann::json& value) {
+  if (value.is_number_unsigned()) {
+    const auto u = value.get<std::uint64_t>();
+    if (u > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) return std::nullopt;
+    return static_cast<std::int64_t>(u);
+  }
+  if (value.is_number_integer()) return value.get<std::int64_t>();
+  return std::nullopt;
 }
+
+bool is_current_version(const nlohmann::json& object) {
+  const auto version = object.find("v");
+  return version != object.end() && exact_integer(*version) == kMessageVersion;
+}
+}  // namespace
 
 bool is_stage_status(std::string_view status) {
   return std::find(kStageStatuses.begin(), kStageStatuses.end(), status) != kStageStatuses.end();
@@ -43,10 +62,7 @@ std::string encode(const StageMessage& m) {
 StageMessage decode_stage_message(std::string_view body) {
   const auto j = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (!j.is_object()) throw MalformedMessage("message body is not a JSON object");
-  const auto version = j.find("v");
-  if (version == j.end() || !version->is_number_integer() || version->get<int>() != kMessageVersion) {
-    throw MalformedMessage("unsupported message version");
-  }
+  if (!is_current_version(j)) throw MalformedMessage("unsupported message version");
   auto text = [&](const char* name) -> std::string {
     const auto it = j.find(name);
     if (it == j.end() || !it->is_string()) throw MalformedMessage(std::string("message lacks ") + name);
@@ -59,10 +75,9 @@ StageMessage decode_stage_message(std::string_view body) {
     throw MalformedMessage("message ids are not UUIDs");
   const auto attempt = j.find("attempt");
   if (attempt != j.end()) {
-    if (!attempt->is_number_integer() || attempt->get<long long>() < 1 || attempt->get<long long>() > 1000) {
-      throw MalformedMessage("message attempt is out of range");
-    }
-    m.attempt = attempt->get<int>();
+    const auto value = exact_integer(*attempt);
+    if (!value || *value < 1 || *value > 1000) throw MalformedMessage("message attempt is out of range");
+    m.attempt = static_cast<int>(*value);
   }
   if (const auto trace = j.find("traceId"); trace != j.end() && trace->is_string()) m.trace_id = *trace;
   return m;
@@ -93,13 +108,15 @@ nlohmann::json to_event(const JobSummaryData& s) {
 }
 
 JobSummaryData summary_from_event(const nlohmann::json& e) {
+  if (!e.is_object() || !is_current_version(e)) throw MalformedMessage("unsupported event version");
   try {
-    if (e.value("v", 0) != kMessageVersion) throw MalformedMessage("unsupported event version");
     JobSummaryData s;
     s.id = e.at("id").get<std::string>();
     s.user_id = e.at("userId").get<std::string>();
     s.original_filename = e.at("originalFilename").get<std::string>();
-    s.file_size = e.at("fileSize").get<std::int64_t>();
+    const auto file_size = exact_integer(e.at("fileSize"));
+    if (!file_size) throw MalformedMessage("malformed job event: fileSize is not an integer");
+    s.file_size = *file_size;
     s.status = e.at("status").get<std::string>();
     s.ai_status = e.at("aiStatus").get<std::string>();
     s.created_at = e.at("createdAt").get<std::string>();
@@ -109,7 +126,12 @@ JobSummaryData summary_from_event(const nlohmann::json& e) {
     };
     auto opt_int = [&](const char* k) -> std::optional<int> {
       const auto it = e.find(k);
-      return it == e.end() || it->is_null() ? std::nullopt : std::optional(it->get<int>());
+      if (it == e.end() || it->is_null()) return std::nullopt;
+      const auto value = exact_integer(*it);
+      if (!value || *value < std::numeric_limits<int>::min() || *value > std::numeric_limits<int>::max()) {
+        throw MalformedMessage(std::string("malformed job event: ") + k + " is not an int");
+      }
+      return static_cast<int>(*value);
     };
     s.completed_at = opt_string("completedAt");
     s.width = opt_int("width");

@@ -20,6 +20,11 @@ struct FieldSpec {
   const char* const* names;  // names[i] ↔ min + i (nullptr: numbers only)
 };
 
+// 400 Gregorian years, exactly 20871 weeks: the calendar (dates and weekdays) repeats after this many days.
+// 28 years are not enough: the weekday of a leap day can skip a combination for 40 years across a century
+// that is not a leap year (Feb 29 is a Sunday in 2088 and next in 2128).
+constexpr int kCycleDays = 146097;
+
 constexpr const char* kMonthNames[] = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN",
                                        "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"};
 constexpr const char* kDayNames[] = {"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"};
@@ -143,7 +148,8 @@ CronExpression CronExpression::parse(const std::string& text) {
     if (values[static_cast<std::size_t>(v)]) e.weekdays_[static_cast<std::size_t>(v % 7)] = true;
   }
 
-  // 28 years hold every combination of leap year and weekday: none there means never.
+  // The Gregorian calendar repeats every 400 years, a whole number of weeks (kCycleDays): none there means
+  // never.
   if (!e.next_after(sys_days(year{2000} / January / 1))) {
     throw CronError("cron expression '" + text + "' never fires (no such date)");
   }
@@ -174,7 +180,7 @@ std::optional<CronExpression::TimePoint> CronExpression::next_after(TimePoint af
   // Day by day: a matching day's first matching minute (after `after`, on the first day) is the answer.
   const auto start = floor<minutes>(after) + minutes(1);
   auto day = floor<days>(start);
-  for (int i = 0; i < 366 * 28 + 7; ++i, day += days(1)) {
+  for (int i = 0; i <= kCycleDays; ++i, day += days(1)) {
     if (!day_matches(year_month_day(day))) continue;
     const auto from = day == floor<days>(start) ? duration_cast<minutes>(start - day) : minutes(0);
     for (auto m = from; m < minutes(24 * 60); m += minutes(1)) {

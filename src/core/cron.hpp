@@ -33,8 +33,8 @@ class CronExpression {
   // Throws CronError with a message naming the field and the problem.
   static CronExpression parse(const std::string& text);
 
-  // The first matching minute strictly after `after` (UTC). nullopt only if none exists within 28 years,
-  // which parse() already rules out.
+  // The first matching minute strictly after `after` (UTC). nullopt only if the expression never fires (none
+  // within the calendar's 400-year cycle), which parse() already rules out.
   std::optional<TimePoint> next_after(TimePoint after) const;
 
   bool matches(TimePoint minute) const;  // whether this minute (seconds ignored) is a fire time

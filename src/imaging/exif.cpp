@@ -1,5 +1,6 @@
 #include "imaging/exif.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -9,6 +10,7 @@ namespace imageproc::imaging {
 namespace {
 
 constexpr std::size_t kMaxUndefinedBytes = 64;
+constexpr double kMaxExactInteger = 9007199254740992.0;  // 2^53
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\0' || s.front() == '\t')) s.remove_prefix(1);
@@ -54,6 +56,8 @@ std::vector<std::string_view> split_spaces(std::string_view s) {
 }
 
 double round_to(double v, int decimals) {
+  // Doubles this large have no fractional digits left, and scaling them up could overflow to infinity.
+  if (std::abs(v) >= 1e15) return v;
   const double scale = std::pow(10.0, decimals);
   return std::round(v * scale) / scale;
 }
@@ -66,15 +70,37 @@ bool is_printable_text(std::string_view s) {
 }
 
 // A JSON string must be valid UTF-8 (nlohmann throws on dump otherwise); EXIF ASCII is often Latin-1 junk.
+// Well-formed sequences are kept; every byte of anything else (stray continuation bytes, overlong forms,
+// surrogates, lead bytes F5..FF, code points above U+10FFFF, truncated sequences) becomes U+FFFD.
 std::string to_safe_text(std::string_view s) {
   std::string out;
   out.reserve(s.size());
   std::size_t i = 0;
+  const auto byte = [&s](std::size_t k) { return static_cast<unsigned char>(s[k]); };
   while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    const unsigned char c = byte(i);
+    std::size_t len = 0;
+    unsigned char second_min = 0x80;
+    unsigned char second_max = 0xBF;
+    if (c < 0x80) {
+      len = 1;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      if (c == 0xE0) second_min = 0xA0;  // overlong
+      if (c == 0xED) second_max = 0x9F;  // UTF-16 surrogates
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      if (c == 0xF0) second_min = 0x90;  // overlong
+      if (c == 0xF4) second_max = 0x8F;  // above U+10FFFF
+    }
     bool ok = len != 0 && i + len <= s.size();
-    for (std::size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) >> 6) == 0x2;
+    for (std::size_t k = 1; ok && k < len; ++k) {
+      const unsigned char min = k == 1 ? second_min : 0x80;
+      const unsigned char max = k == 1 ? second_max : 0xBF;
+      ok = byte(i + k) >= min && byte(i + k) <= max;
+    }
     if (ok) {
       out.append(s.substr(i, len));
       i += len;
@@ -109,10 +135,18 @@ std::optional<nlohmann::json> tag_value(std::string_view tag, const ExifFieldTex
     const bool integers = is_integer_format(field.format);
     // Byte arrays such as GPSVersionID come as "2.3.0.0"; everything else is space separated.
     for (auto part : split_spaces(raw)) {
-      if (integers && part.find('.') != std::string_view::npos) return nlohmann::json(std::string(part));
+      if (integers && part.find('.') != std::string_view::npos) {
+        const bool dotted_numbers =
+            std::all_of(part.begin(), part.end(), [](char c) { return (c >= '0' && c <= '9') || c == '.'; });
+        if (!dotted_numbers) return std::nullopt;
+        return nlohmann::json(std::string(part));
+      }
       auto v =
           (integers || is_rational_format(field.format)) ? parse_rational(part) : parse_number<double>(part);
       if (!v || !std::isfinite(*v)) return std::nullopt;
+      // EXIF integers are at most 32 bits; a value beyond what converts exactly to int64 is garbage (and
+      // converting it would be undefined behaviour).
+      if (integers && std::abs(*v) > kMaxExactInteger) return std::nullopt;
       values.push_back(round_to(*v, 4));
     }
     if (values.empty()) return std::nullopt;
@@ -129,6 +163,14 @@ std::optional<nlohmann::json> tag_value(std::string_view tag, const ExifFieldTex
     return std::nullopt;
   }
   return nlohmann::json(to_safe_text(raw));
+}
+
+// libexif's tag names are CamelCase ASCII ("ExposureTime"); anything else did not come from it, and a key
+// that is not UTF-8 would make the whole metadata object impossible to serialise.
+bool is_tag_name(std::string_view tag) {
+  return !tag.empty() && std::all_of(tag.begin(), tag.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
 }
 
 const std::string* find_field(const ExifFields& fields, std::string_view name) {
@@ -258,7 +300,7 @@ nlohmann::json exif_to_json(const ExifFields& fields) {
     const char ifd = key[kPrefix.size()];
     if (ifd != '0' && ifd != '2') continue;  // 1: thumbnail, 3: GPS (see gps_from_fields), 4: interop
     std::string_view tag = key.substr(kPrefix.size() + 2);
-    if (tag.empty() || tag == "MakerNote") continue;
+    if (!is_tag_name(tag) || tag == "MakerNote") continue;
 
     auto field = parse_vips_exif_field(value);
     if (!field) continue;

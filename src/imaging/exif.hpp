@@ -65,7 +65,9 @@ using ExifFields = std::vector<std::pair<std::string, std::string>>;
 // single integers become numbers, single rationals become numbers rounded to 4 decimals (FNumber 2.8,
 // FocalLength 50), ExposureTime becomes a fraction string ("1/200"), multi-valued tags become arrays.
 // "ISOSpeedRatings" is reported as "ISO". Skipped: the embedded thumbnail's IFD 1, GPS (reported separately
-// and only as decimal degrees), interoperability IFD, MakerNote, and undefined-format blobs over 64 bytes.
+// and only as decimal degrees), interoperability IFD, MakerNote, undefined-format blobs over 64 bytes, and
+// fields whose tag name is not ASCII letters, digits and '_' (libexif's names always are). The result always
+// serialises: every string in it is valid UTF-8 and every number finite.
 nlohmann::json exif_to_json(const ExifFields& fields);
 
 // The GPS position from "exif-ifd3-GPS*" fields, or nullopt.

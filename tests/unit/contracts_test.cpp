@@ -98,6 +98,42 @@ TEST(JobEvent, RoundTripsTheSummary) {
   EXPECT_EQ(events_routing_key("u1"), "job.u1");
 }
 
+// fuzz/jobs_fuzz's invariant (numbers come back exactly as sent) fails on this, seed
+// fuzz/corpus/jobs/regression-message-version-4294967297: the version was read with get<int>(), so 4294967297
+// passed as 1.
+TEST(StageMessage, VersionAndAttemptMustBeExactlyTheIntegersSent) {
+  const std::string ids =
+      R"("jobId":"0190f5a4-1b2c-7d3e-8f40-123456789abc","userId":"0190f5a4-1b2c-7d3e-8f40-abcdefabcdef")";
+  EXPECT_EQ(decode_stage_message("{\"v\":1," + ids + ",\"attempt\":1000}").attempt, 1000);
+  for (const std::string bad : {R"("v":4294967297)", R"("v":1.0)", R"("v":"1")",
+                                R"("v":18446744073709551617)", R"("v":1,"attempt":4294967297)",
+                                R"("v":1,"attempt":18446744073709551615)", R"("v":1,"attempt":2.5)"}) {
+    EXPECT_THROW(decode_stage_message("{" + bad + "," + ids + "}"), MalformedMessage) << bad;
+  }
+}
+
+// fuzz/jobs_fuzz fails on these (seeds fuzz/corpus/jobs/regression-event-*): "fileSize":1e300 converted a
+// double to int64 (undefined behaviour, UBSan's "1e+300 is outside the range of representable values"), 1.9
+// was read as version 1, and a width of 4294967297 became 1.
+TEST(JobEvent, RefusesNumbersItCannotHoldExactly) {
+  const nlohmann::json valid = {
+      {"v", 1},        {"id", "j"},     {"userId", "u"},   {"originalFilename", "f"},
+      {"fileSize", 5}, {"status", "s"}, {"aiStatus", "a"}, {"createdAt", "c"}};
+  nlohmann::json big = valid;
+  big["fileSize"] = 9007199254740993LL;  // above 2^53: exact as an integer, not as a double
+  EXPECT_EQ(summary_from_event(big).file_size, 9007199254740993LL);
+  const std::vector<std::pair<std::string, nlohmann::json>> bad = {
+      {"fileSize", 1e300}, {"fileSize", 1.5},       {"fileSize", 18446744073709551615ULL},
+      {"v", 1.9},          {"v", 4294967297LL},     {"width", 4294967297LL},
+      {"height", 2.5},     {"width", -2147483649LL}};
+  for (const auto& [field, value] : bad) {
+    nlohmann::json event = valid;
+    event[field] = value;
+    EXPECT_THROW(summary_from_event(event), MalformedMessage) << field << "=" << value.dump();
+  }
+  EXPECT_THROW(summary_from_event(nlohmann::json::array({1})), MalformedMessage);
+}
+
 TEST(ObjectKeys, AreDeterministicAndNeverUseTheFilename) {
   EXPECT_EQ(original_key("u", "j"), "originals/u/j");
   EXPECT_EQ(processed_prefix("u", "j"), "processed/u/j/");

@@ -122,6 +122,74 @@ TEST(ImagingExifTest, TurnsLibvipsFieldsIntoCleanValues) {
   EXPECT_NO_THROW((void)json.dump());  // invalid UTF-8 was replaced, not passed on
 }
 
+// Found by fuzz/exif_fuzz: exif_to_json kept a tag name that was not UTF-8 as a JSON key, so dump() threw.
+TEST(ImagingExifTest, SkipsTagNamesThatAreNotAsciiSoTheJsonSerialises) {
+  const ExifFields fields = {
+      {"exif-ifd0-\xA9", "x (x, ASCII, 2 components, 2 bytes)"},
+      {"exif-ifd0-Bad Name", "x (x, ASCII, 2 components, 2 bytes)"},
+      {"exif-ifd0-Make", "Canon (Canon, ASCII, 6 components, 6 bytes)"},
+  };
+  const auto json = exif_to_json(fields);
+  EXPECT_EQ(json.size(), 1u);
+  EXPECT_EQ(json.at("Make"), "Canon");
+  EXPECT_NO_THROW((void)json.dump());
+}
+
+// Found by fuzz/exif_fuzz: bytes that look like UTF-8 lead and continuation bytes but are not UTF-8 (lead F5,
+// overlong C0 AF and E0 80 AF, surrogate ED A0 80, F4 90 beyond U+10FFFF) were kept, so dump() threw.
+TEST(ImagingExifTest, ReplacesEveryIllFormedUtf8SequenceInText) {
+  const std::string replacement = "\xEF\xBF\xBD";
+  const std::pair<std::string, std::string> cases[] = {
+      {"a\xF5\x80\x80\x80z", "a" + replacement + replacement + replacement + replacement + "z"},
+      {"\xC0\xAF", replacement + replacement},
+      {"\xE0\x80\xAF", replacement + replacement + replacement},
+      {"\xED\xA0\x80", replacement + replacement + replacement},
+      {"\xF4\x90\x80\x80", replacement + replacement + replacement + replacement},
+      {"caf\xC3\xA9 \xF0\x9F\x98\x80", "caf\xC3\xA9 \xF0\x9F\x98\x80"},  // well-formed stays as it is
+  };
+  for (const auto& [text, expected] : cases) {
+    const auto json =
+        exif_to_json({{"exif-ifd0-Artist", text + " (" + text + ", ASCII, 9 components, 9 bytes)"}});
+    ASSERT_NO_THROW((void)json.dump()) << text;
+    EXPECT_EQ(json.at("Artist"), expected);
+  }
+}
+
+// Found by fuzz/exif_fuzz: a dotted Byte array ("2.3.0.0", GPSVersionID's shape) was passed on unchecked, so
+// "2.\xC3.0.0" put invalid UTF-8 into the JSON and dump() threw.
+TEST(ImagingExifTest, KeepsDottedByteArraysOnlyWhenTheyAreNumbers) {
+  const auto json = exif_to_json({
+      {"exif-ifd0-GPSVersionID", "2.3.0.0 (2.3.0.0, Byte, 4 components, 4 bytes)"},
+      {"exif-ifd2-ExifVersion", "2.\xC3.0.0 (4.3.0.0, Byte, 4 components, 4 bytes)"},
+  });
+  EXPECT_EQ(json.at("GPSVersionID"), "2.3.0.0");
+  EXPECT_FALSE(json.contains("ExifVersion"));
+  EXPECT_NO_THROW((void)json.dump());
+}
+
+// fuzz/exif_fuzz fails on this (UBSan: "9.22337e+18 is outside the range of representable values of type
+// 'long'"; seed fuzz/corpus/exif/regression-long-beyond-int64): an integer value beyond int64 was converted.
+TEST(ImagingExifTest, SkipsIntegerValuesBeyondWhatConvertsExactly) {
+  const auto json = exif_to_json({
+      {"exif-ifd0-ImageWidth", "9223372036854775807 (x, Long, 1 components, 4 bytes)"},
+      {"exif-ifd0-ImageLength", "-9223372036854775808 (x, SLong, 1 components, 4 bytes)"},
+      {"exif-ifd2-PixelXDimension", "4294967295 (4294967295, Long, 1 components, 4 bytes)"},
+  });
+  EXPECT_FALSE(json.contains("ImageWidth"));
+  EXPECT_FALSE(json.contains("ImageLength"));
+  EXPECT_EQ(json.at("PixelXDimension"), 4294967295LL);
+}
+
+// fuzz/exif_fuzz fails on this (seed fuzz/corpus/exif/regression-double-1e305): rounding a huge Double to 4
+// decimals overflowed to infinity, which JSON writes as null.
+TEST(ImagingExifTest, KeepsHugeFloatingValuesFinite) {
+  const auto json = exif_to_json({{"exif-ifd2-Gamma", "1e305 (1e305, Double, 1 components, 8 bytes)"},
+                                  {"exif-ifd2-FNumber", "14/5 (f/2.8, Rational, 1 components, 8 bytes)"}});
+  EXPECT_DOUBLE_EQ(json.at("Gamma").get<double>(), 1e305);
+  EXPECT_DOUBLE_EQ(json.at("FNumber").get<double>(), 2.8);
+  EXPECT_EQ(json.dump().find("null"), std::string::npos);
+}
+
 TEST(ImagingColourTest, LabOfReferenceColours) {
   const Lab white = rgb_to_lab({255, 255, 255});
   EXPECT_NEAR(white.l, 100.0, 0.01);

@@ -251,6 +251,34 @@ TEST(JwtTest, RejectsNonIntegerOrOutOfRangeDates) {
   }
 }
 
+// fuzz/jwt_fuzz fails on this (UBSan: "signed integer overflow: 253402300799 * 1000000000"; seed
+// fuzz/corpus/jwt/regression-exp-year-9999): dates up to the year 9999 were accepted, but system_clock counts
+// nanoseconds and ends in 2262, so converting exp overflowed.
+TEST(JwtTest, AcceptsDatesUpToTheEndOfTheClockAndRefusesLaterOnes) {
+  const JwtService service(make_settings());
+  const std::int64_t last = std::chrono::floor<seconds>(system_clock::duration::max()).count();
+  ASSERT_EQ(last, 9223372036);  // 2262-04-11T23:47:16Z
+  json payload = valid_payload();
+  payload["exp"] = last;
+  const AccessClaims claims = service.verify(sign(header_for("k1"), payload, kSecret), kNow);
+  EXPECT_EQ(std::chrono::floor<seconds>(claims.expires_at).time_since_epoch().count(), last);
+  for (const std::int64_t exp : {last + 1, std::int64_t{253402300799}}) {  // the old bound: 9999-12-31
+    payload["exp"] = exp;
+    EXPECT_EQ(failure_of(service, sign(header_for("k1"), payload, kSecret)), JwtFailure::Malformed) << exp;
+  }
+}
+
+// fuzz/jwt_fuzz fails on this (seed fuzz/corpus/jwt/regression-issued-too-long): issue() signed subjects so
+// long that verify() refused its own token (over 8 KiB).
+TEST(JwtTest, IssueRefusesASubjectTooLongForAVerifiableToken) {
+  const JwtService service(make_settings());
+  const IssuedToken fits = service.issue(std::string(5000, 'a'), "user", kNow);
+  EXPECT_LE(fits.token.size(), 8192u);
+  EXPECT_EQ(service.verify(fits.token, kNow).subject, std::string(5000, 'a'));
+  EXPECT_THROW(service.issue(std::string(6500, 'a'), "user", kNow), std::invalid_argument);
+  EXPECT_THROW(service.issue(std::string(1500, '\x01'), "user", kNow), std::invalid_argument);  // \u0001 each
+}
+
 TEST(JwtTest, RejectsUnknownKid) {
   const JwtService service(make_settings());
   EXPECT_EQ(failure_of(service, sign(header_for("k9"), valid_payload(), kOldSecret)), JwtFailure::UnknownKey);

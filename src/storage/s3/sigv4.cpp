@@ -1,12 +1,11 @@
 #include "storage/s3/sigv4.hpp"
 
-#include "core/text.hpp"
-
 #include <algorithm>
 #include <ctime>
 #include <stdexcept>
 
 #include "core/crypto.hpp"
+#include "core/text.hpp"
 
 namespace imageproc::storage::sigv4 {
 namespace {
@@ -79,7 +78,10 @@ std::vector<std::pair<std::string, std::string>> with_host(const SigV4Request& r
   headers.reserve(request.headers.size() + 3);
   headers.emplace_back("host", request.host);
   for (const auto& [name, value] : request.headers) {
-    if (lower(name) == "host") throw std::invalid_argument("SigV4Request.headers must not contain Host");
+    // Compared as canonical_headers() will see it: "Host " or " host" would otherwise be joined to the real
+    // one.
+    if (lower(trim_all(name)) == "host")
+      throw std::invalid_argument("SigV4Request.headers must not contain Host");
     headers.emplace_back(name, value);
   }
   return headers;

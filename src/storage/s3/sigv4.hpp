@@ -101,7 +101,8 @@ struct SignedRequest {
 };
 
 // Signs `request` with an Authorization header. Host, x-amz-date and x-amz-content-sha256 (the request's
-// payload_hash) are always signed, together with every header in request.headers.
+// payload_hash) are always signed, together with every header in request.headers, which must not name Host
+// itself (in any case or spacing: std::invalid_argument, here and in presign).
 SignedRequest sign_headers(const SigV4Request& request, const Credentials& credentials, const Scope& scope,
                            std::chrono::system_clock::time_point time);
 
