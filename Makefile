@@ -46,7 +46,8 @@ test: build-test
 CHAOS_SECONDS ?= 600
 LOAD_SECONDS ?= 600
 chaos: build-test
-	@CHAOS_SECONDS=$(CHAOS_SECONDS) LOAD_SECONDS=$(LOAD_SECONDS) scripts/run-tests -L chaos --output-on-failure -V
+	@CHAOS_SECONDS=$(CHAOS_SECONDS) LOAD_SECONDS=$(LOAD_SECONDS) CTEST_TIMEOUT=3600 CTEST_JOBS=1 \
+	  scripts/run-tests -L chaos --output-on-failure -V
 
 bench: setup
 	@cmake --preset release >/dev/null
