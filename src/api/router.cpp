@@ -3,7 +3,6 @@
 #include <stdexcept>
 
 namespace imageproc::api {
-namespace {
 
 std::vector<std::string> split_path(std::string_view path) {
   std::vector<std::string> out;
@@ -21,8 +20,14 @@ std::vector<std::string> split_path(std::string_view path) {
   return out;
 }
 
-bool is_param(const std::string& seg) { return seg.size() > 2 && seg.front() == '{' && seg.back() == '}'; }
-bool is_rest_param(const std::string& seg) { return is_param(seg) && seg.ends_with("...}"); }
+namespace {
+
+bool is_param(const std::string& seg) {
+  return seg.size() > 2 && seg.front() == '{' && seg.back() == '}';
+}
+bool is_rest_param(const std::string& seg) {
+  return is_param(seg) && seg.ends_with("...}");
+}
 std::string param_name(const std::string& seg) {
   auto inner = seg.substr(1, seg.size() - 2);
   if (inner.ends_with("...")) inner.resize(inner.size() - 3);

@@ -16,6 +16,9 @@
 
 namespace imageproc::api {
 
+// The non-empty segments of a path ("/a//b/" → {"a", "b"}), as the router matches them.
+std::vector<std::string> split_path(std::string_view path);
+
 enum class Access { Public, User, Admin };
 // Which token bucket a route draws from (DESIGN §4): auth per client IP, upload and reads per user.
 enum class RateClass { None, Auth, Upload, Read };
@@ -24,8 +27,8 @@ struct RouteOptions {
   Access access = Access::Public;
   RateClass rate = RateClass::None;
   std::optional<std::size_t> body_limit;  // bytes; the server's JSON default when unset
-  bool stream_body = false;                // spool the body to a temp file (uploads), see Request::body_file
-  std::string too_large_message;           // 413 detail when the body exceeds body_limit ("" = generic)
+  bool stream_body = false;               // spool the body to a temp file (uploads), see Request::body_file
+  std::string too_large_message;          // 413 detail when the body exceeds body_limit ("" = generic)
 };
 
 using Handler = std::function<Response(Request&)>;
@@ -39,9 +42,9 @@ struct Route {
 };
 
 struct RouteMatch {
-  const Route* route = nullptr;                   // set when found
+  const Route* route = nullptr;  // set when found
   std::map<std::string, std::string> params;
-  std::vector<std::string> allowed_methods;       // set when the path exists but not for this method
+  std::vector<std::string> allowed_methods;  // set when the path exists but not for this method
 };
 
 class Router {

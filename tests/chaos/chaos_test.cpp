@@ -139,26 +139,29 @@ TEST_F(ChaosTest, EveryAcceptedUploadCompletesExactlyOnceThroughKillsRestartsAnd
 
   auto env = stack_env(db);
   env.erase("STORAGE_LOCAL_DIR");
-  env.insert_or_assign("STORAGE_BACKEND", "s3");
-  env.insert_or_assign("S3_ENDPOINT", "http://127.0.0.1:" + std::to_string(proxy.port()));
-  env.insert_or_assign("S3_BUCKET", services.var("IMAGEPROC_TEST_S3_BUCKET"));
-  env.insert_or_assign("S3_ACCESS_KEY_ID", services.var("IMAGEPROC_TEST_S3_ACCESS_KEY_ID"));
-  env.insert_or_assign("S3_SECRET_ACCESS_KEY", services.var("IMAGEPROC_TEST_S3_SECRET_ACCESS_KEY"));
-  env.insert_or_assign("S3_REGION", "us-east-1");
-  env.insert_or_assign("S3_FORCE_PATH_STYLE", "true");
-  env.insert_or_assign("S3_REQUEST_TIMEOUT_MS", "5000");
-  env.insert_or_assign("S3_CONNECT_TIMEOUT_MS", "1000");
-  // Retries outlast every fault window (the longest, a broker restart, takes ~10 s).
-  env.insert_or_assign("QUEUE_RETRY_DELAYS_MS", "1000,5000,15000,30000");
-  env.insert_or_assign("RATE_LIMIT_UPLOAD_PER_MINUTE", "100000");
-  env.insert_or_assign("RATE_LIMIT_READ_PER_MINUTE", "100000");
-  env.insert_or_assign("WORKER_HEARTBEAT_SECONDS", "2");
-  // The self-healing path at test speed: stuck stages are looked for every minute.
-  env.insert_or_assign("WORKER_STAGE_LEASE_SECONDS", "30");
-  env.insert_or_assign("RECOVER_PENDING_AFTER_MINUTES", "1");
-  env.insert_or_assign("SCHEDULE_RECOVER_STUCK_JOBS", "* * * * *");
-  env.insert_or_assign("SCHEDULE_SWEEP_ORPHAN_OBJECTS", "off");
-  env.insert_or_assign("SCHEDULER_POLL_SECONDS", "2");
+  const std::map<std::string, std::string> overrides = {
+      {"STORAGE_BACKEND", "s3"},
+      {"S3_ENDPOINT", "http://127.0.0.1:" + std::to_string(proxy.port())},
+      {"S3_BUCKET", services.var("IMAGEPROC_TEST_S3_BUCKET")},
+      {"S3_ACCESS_KEY_ID", services.var("IMAGEPROC_TEST_S3_ACCESS_KEY_ID")},
+      {"S3_SECRET_ACCESS_KEY", services.var("IMAGEPROC_TEST_S3_SECRET_ACCESS_KEY")},
+      {"S3_REGION", "us-east-1"},
+      {"S3_FORCE_PATH_STYLE", "true"},
+      {"S3_REQUEST_TIMEOUT_MS", "5000"},
+      {"S3_CONNECT_TIMEOUT_MS", "1000"},
+      // Retries outlast every fault window (the longest, a broker restart, takes ~10 s).
+      {"QUEUE_RETRY_DELAYS_MS", "1000,5000,15000,30000"},
+      {"RATE_LIMIT_UPLOAD_PER_MINUTE", "100000"},
+      {"RATE_LIMIT_READ_PER_MINUTE", "100000"},
+      {"WORKER_HEARTBEAT_SECONDS", "2"},
+      // The self-healing path at test speed: stuck stages are looked for every minute.
+      {"WORKER_STAGE_LEASE_SECONDS", "30"},
+      {"RECOVER_PENDING_AFTER_MINUTES", "1"},
+      {"SCHEDULE_RECOVER_STUCK_JOBS", "* * * * *"},
+      {"SCHEDULE_SWEEP_ORPHAN_OBJECTS", "off"},
+      {"SCHEDULER_POLL_SECONDS", "2"},
+  };
+  for (const auto& [k, v] : overrides) env.insert_or_assign(k, v);
 
   const std::array<int, 2> api_ports = {free_port(), free_port()};
   std::array<std::unique_ptr<ApiServer>, 2> apis;

@@ -9,6 +9,7 @@
 #include <iterator>
 #include <utility>
 
+#include "api/router.hpp"
 #include "core/crypto.hpp"
 #include "core/errors.hpp"
 
@@ -58,22 +59,12 @@ WebTarget classify_web_path(std::string_view path) {
 
 std::optional<std::string> safe_relative_path(std::string_view path) {
   std::string out;
-  std::size_t i = 0;
-  while (i < path.size()) {
-    if (path[i] == '/') {
-      ++i;
-      continue;
-    }
-    auto j = path.find('/', i);
-    if (j == std::string_view::npos) j = path.size();
-    const std::string_view segment = path.substr(i, j - i);
+  for (const auto& segment : split_path(path)) {
     if (segment.front() == '.') return std::nullopt;  // "..", "." and hidden files
-    if (segment.find('\\') != std::string_view::npos || segment.find('\0') != std::string_view::npos) {
+    if (segment.find('\\') != std::string::npos || segment.find('\0') != std::string::npos)
       return std::nullopt;
-    }
     if (!out.empty()) out += '/';
     out += segment;
-    i = j;
   }
   return out;
 }
