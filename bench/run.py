@@ -32,7 +32,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BUILD = ROOT / "build" / "release"
+# The release build by default; the smoke test (ctest) points this at the build it belongs to.
+BUILD = Path(os.environ.get("IMAGEPROC_BENCH_BUILD_DIR", ROOT / "build" / "release"))
 STAGE_BENCH = BUILD / "bench" / "image_stage_bench"
 IMAGEPROC = BUILD / "imageproc"
 SHARP_STAGE = ROOT / "bench" / "peers" / "sharp" / "stage.mjs"
@@ -150,8 +151,11 @@ def outputs_agree(ours: dict, theirs: dict) -> tuple[bool, str]:
     return ok, "; ".join(notes)
 
 
+SMOKE_STAGE_FILES = ["camera-12mp.jpg", "camera-24mp.jpg", "camera-12mp-o6-p3.jpg", "alpha-2000.png"]
+
+
 def bench_stage(corpus: Path, rounds: int, smoke: bool) -> tuple[str, dict]:
-    files = {name: (1 if smoke else n) for name, n in STAGE_FILES.items()}
+    files = {name: 1 for name in SMOKE_STAGE_FILES} if smoke else STAGE_FILES
     raw: dict = {"loadBefore": load_average(), "runs": {}}
     rows, checks = [], []
     for name, iterations in files.items():
@@ -162,7 +166,8 @@ def bench_stage(corpus: Path, rounds: int, smoke: bool) -> tuple[str, dict]:
             results = {"imageproc": [], "sharp": []}
             # Warm-up (page cache, lazy loading of libraries), then A B A B …
             for peer in cmds:
-                run(cmds[peer])
+                if not smoke:
+                    run(cmds[peer])
             for _ in range(rounds):
                 for peer in ("imageproc", "sharp"):
                     results[peer].append(json.loads(run(cmds[peer])))
@@ -498,7 +503,7 @@ def bench_e2e(corpus: Path, smoke: bool) -> tuple[str, dict]:
     with Stack("e2e") as stack:
         token, _ = stack.register()
         # 1. The maximum: a backlog of uploads sent at once; completions per minute while it drains.
-        burst = 3 if smoke else 28
+        burst = 2 if smoke else 28
         load = upload_load(stack, token, corpus, rate=100, count=burst, max_in_flight=burst)
         ids = [u["jobId"] for u in load["uploads"] if u.get("jobId")]
         if len(ids) != burst:
@@ -514,9 +519,11 @@ def bench_e2e(corpus: Path, smoke: bool) -> tuple[str, dict]:
         # 2. Light load (the < 50 ms target), then 50 / 80 / 95 % of the maximum.
         seconds = 5 if smoke else 120
         phases = [("light (10 %)", 0.10)] + [(f"{int(f * 100)} %", f) for f in (0.5, 0.8, 0.95)]
+        if smoke:
+            phases = [("50 %", 0.5)]
         for label, fraction in phases:
             rate = fraction * maximum / 60
-            count = max(3 if smoke else 8, round(rate * seconds))
+            count = 2 if smoke else max(8, round(rate * seconds))
             load = upload_load(stack, token, corpus, rate=rate, count=count)
             ids = [u["jobId"] for u in load["uploads"] if u.get("jobId")]
             if len(ids) != count:
@@ -531,7 +538,7 @@ def bench_e2e(corpus: Path, smoke: bool) -> tuple[str, dict]:
     out = ["### End to end: uploads through the API to AI Completed (1 api + 1 worker)",
            f"Open-loop arrivals at a constant rate, files round robin ({', '.join(E2E_FILES)}); the worker with "
            "its defaults (2 image + 2 AI consumers, local AI provider: Tesseract). Maximum = a backlog of "
-           f"{3 if smoke else 28} uploads drained (jobs / (last AI completion − first worker start)): "
+           f"{2 if smoke else 28} uploads drained (jobs / (last AI completion − first worker start)): "
            f"**{maximum:.1f} images/minute**. Times in ms, p50 / p95 / p99, from the database's timestamps "
            "(created_at = upload accepted, outbox published_at, started_at, completed_at, ai_started_at, "
            "ai_completed_at) and the client's upload response time. Load average before/after: "
@@ -648,7 +655,7 @@ def pgbench(db_url: str, script: Path, variables: dict, connections: int, second
 def bench_reads(corpus: Path, smoke: bool) -> tuple[str, dict]:
     sql = repository_sql()
     total, own = (2000, 200) if smoke else (100_000, 1000)
-    seconds, connections = (2, 4) if smoke else (20, 8)
+    seconds, connections = (1, 4) if smoke else (20, 8)
     rounds = 1 if smoke else 3
     raw = {"loadBefore": load_average(), "jobs": total, "ownJobs": own, "sql": sql}
     rows = []
