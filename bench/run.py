@@ -293,6 +293,7 @@ class Process:
 
     def __init__(self, args: list[str], env: dict, ready: str, timeout: float = 90):
         self.lines: list[str] = []
+        self.count = 0  # lines read in all
         self.proc = subprocess.Popen([str(IMAGEPROC), *args], env=env, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True, start_new_session=True)
         self._cv = threading.Condition()
@@ -306,17 +307,22 @@ class Process:
         for line in self.proc.stdout:
             with self._cv:
                 self.lines.append(line.rstrip("\n"))
+                self.count += 1
+                if len(self.lines) > 4000:  # an access-log line per request: keep the recent ones only
+                    del self.lines[:2000]
                 self._cv.notify_all()
 
     def wait_for(self, needle: str, timeout: float):
+        """The first line from now on (or already read, at start) containing needle, or None."""
         deadline = time.monotonic() + timeout
-        seen = 0
+        seen = self.count - len(self.lines)
         with self._cv:
             while True:
-                for line in self.lines[seen:]:
+                first = self.count - len(self.lines)
+                for line in self.lines[max(0, seen - first):]:
                     if needle in line:
                         return line
-                seen = len(self.lines)
+                seen = self.count
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     return None
                 self._cv.wait(0.1)
@@ -446,7 +452,7 @@ SELECT j.id,
        extract(epoch FROM j.started_at) * 1000, extract(epoch FROM j.completed_at) * 1000,
        extract(epoch FROM j.ai_started_at) * 1000, extract(epoch FROM j.ai_completed_at) * 1000,
        j.status, j.ai_status
-FROM jobs j WHERE j.id = ANY('{%s}'::uuid[])"""
+FROM jobs j WHERE j.id = ANY('{IDS}'::uuid[])"""
 
 
 def upload_load(stack: Stack, token: str, corpus: Path, rate: float, count: int, files=None,
@@ -462,7 +468,7 @@ def wait_done(stack: Stack, ids: list[str], timeout: float) -> list[dict]:
     deadline = time.monotonic() + timeout
     while True:
         rows = []
-        for line in stack.psql(TIMESTAMPS_SQL % ",".join(ids)).splitlines():
+        for line in stack.psql(TIMESTAMPS_SQL.replace("IDS", ",".join(ids))).splitlines():
             f = line.split("\t")
             num = lambda v: float(v) if v else None
             rows.append({"id": f[0], "created": num(f[1]), "published": num(f[2]), "started": num(f[3]),
@@ -616,8 +622,8 @@ SELECT id, owner, 'Completed', 'Completed', 'originals/' || owner || '/' || id, 
          'ocrText', '', 'safety', jsonb_build_object('adult', false, 'violence', false),
          'provider', 'local', 'model', 'tesseract-5', 'latencyMs', 1100, 'tokens', 0, 'costUsd', 0)
 FROM (SELECT g, md5('bench-job-' || g)::uuid AS id,
-             CASE WHEN g <= %(own)d THEN '%(user)s'::uuid ELSE md5('bench-user-' || (g %% 99 + 1))::uuid END AS owner
-      FROM generate_series(1, %(total)d) g) s;
+             CASE WHEN g <= @OWN@ THEN '@USER@'::uuid ELSE md5('bench-user-' || (g % 99 + 1))::uuid END AS owner
+      FROM generate_series(1, @TOTAL@) g) s;
 ANALYZE jobs;
 """
 
@@ -659,11 +665,10 @@ def bench_reads(corpus: Path, smoke: bool) -> tuple[str, dict]:
     rounds = 1 if smoke else 3
     raw = {"loadBefore": load_average(), "jobs": total, "ownJobs": own, "sql": sql}
     rows = []
-    with Stack("reads", worker=False, extra_env={"HTTP_HANDLER_THREADS": "8", "DB_POOL_SIZE": "10",
-                                                  "LOG_LEVEL": "warn"}) as stack:
+    with Stack("reads", worker=False) as stack:
         token, user_id = stack.register()
         log(f"reads: seeding {total} jobs")
-        stack.psql(SEED_SQL % {"own": own, "user": user_id, "total": total})
+        stack.psql(SEED_SQL.replace("@OWN@", str(own)).replace("@USER@", user_id).replace("@TOTAL@", str(total)))
         job = stack.psql(f"SELECT id FROM jobs WHERE user_id = '{user_id}' ORDER BY created_at DESC LIMIT 1 OFFSET 7").strip()
         with tempfile.TemporaryDirectory(prefix="bench-reads-") as tmp:
             # The statements with pgbench variables in place of $n (extended protocol: sent as parameters).
