@@ -86,8 +86,14 @@ void write_webp(const vips::VImage& image, const std::filesystem::path& path, co
     copy_rows(pic.v + static_cast<std::size_t>(uv_top) * pic.uv_stride, pic.uv_stride, strip.pic.v,
               strip.pic.uv_stride, uv_width, uv_rows);
     if (bands == 4) {
-      copy_rows(pic.a + static_cast<std::size_t>(top) * pic.a_stride, pic.a_stride, strip.pic.a,
-                strip.pic.a_stride, width, rows);
+      std::uint8_t* alpha = pic.a + static_cast<std::size_t>(top) * pic.a_stride;
+      if (strip.pic.a != nullptr) {
+        copy_rows(alpha, pic.a_stride, strip.pic.a, strip.pic.a_stride, width, rows);
+      } else {
+        // An opaque strip gets no alpha plane from libwebp (and plain chroma averaging, as each opaque row
+        // pair of a whole-image import does); WebPEncode drops an alpha plane that is opaque throughout.
+        for (int y = 0; y < rows; ++y) std::memset(alpha + static_cast<std::size_t>(y) * pic.a_stride, 0xff, width);
+      }
     }
   }
 

@@ -39,13 +39,18 @@ std::map<std::string, std::string> chunks(const fs::path& file) {
 }
 
 // A photo-like test picture: gradients plus noise, optionally with a varying alpha band.
-VImage picture(int width, int height, bool alpha) {
+VImage picture(int width, int height, bool alpha, bool opaque_top = false) {
   VImage xyz = VImage::xyz(width, height);
   VImage x = xyz[0] * (255.0 / width);
   VImage y = xyz[1] * (255.0 / height);
   VImage noise = VImage::gaussnoise(width, height, VImage::option()->set("sigma", 30)->set("mean", 128));
   VImage rgb = x.bandjoin(y).bandjoin(noise);
-  if (alpha) rgb = rgb.bandjoin((x + y) / 2);
+  if (alpha) {
+    VImage a = (x + y) / 2;
+    // Rows above the middle fully opaque: strips with and without an alpha plane in one image.
+    if (opaque_top) a = (xyz[1] < height / 2).ifthenelse(255, a);
+    rgb = rgb.bandjoin(a);
+  }
   return rgb.cast(VIPS_FORMAT_UCHAR).copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB));
 }
 
@@ -71,8 +76,9 @@ TEST_F(WebpWriterTest, SameBitstreamAsWebpsaveForRgbAndRgbaOfOddAndEvenSizes) {
                        Case{128, 96, true, 50, 6}, Case{1, 1, false, 80, 0}}) {
     SCOPED_TRACE(std::to_string(c.width) + "x" + std::to_string(c.height) + (c.alpha ? " RGBA" : " RGB"));
     const VImage image = picture(c.width, c.height, c.alpha).copy_memory();
-    const fs::path ours = dir_.path() / "ours.webp";
-    const fs::path theirs = dir_.path() / "webpsave.webp";
+    const std::string stem = std::to_string(c.width) + "x" + std::to_string(c.height) + "-" + std::to_string(c.quality);
+    const fs::path ours = dir_.path() / (stem + "-ours.webp");  // distinct names: libvips caches loads by name
+    const fs::path theirs = dir_.path() / (stem + "-webpsave.webp");
     write_webp(image, ours, WebpSettings{.quality = c.quality, .effort = c.effort});
     image.webpsave(theirs.c_str(),
                    VImage::option()->set("Q", c.quality)->set("effort", c.effort)->set("strip", true));
@@ -89,6 +95,25 @@ TEST_F(WebpWriterTest, SameBitstreamAsWebpsaveForRgbAndRgbaOfOddAndEvenSizes) {
     EXPECT_EQ(back.width(), c.width);
     EXPECT_EQ(back.height(), c.height);
     EXPECT_EQ(back.has_alpha(), c.alpha);
+  }
+}
+
+TEST_F(WebpWriterTest, OpaqueStripsAndFullyOpaqueAlphaMatchWebpsave) {
+  for (const bool all_opaque : {false, true}) {
+    SCOPED_TRACE(all_opaque ? "opaque alpha band" : "opaque top half");
+    VImage image = picture(203, 157, true, true).copy_memory();
+    if (all_opaque) image = image.extract_band(0, VImage::option()->set("n", 3)).bandjoin(255).cast(VIPS_FORMAT_UCHAR)
+                                .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB)).copy_memory();
+    const fs::path ours = dir_.path() / (std::string(all_opaque ? "opaque" : "half") + "-ours.webp");
+    const fs::path theirs = dir_.path() / (std::string(all_opaque ? "opaque" : "half") + "-webpsave.webp");
+    write_webp(image, ours, WebpSettings{.quality = 80, .effort = 4});
+    image.webpsave(theirs.c_str(), VImage::option()->set("Q", 80)->set("effort", 4)->set("strip", true));
+    const auto a = chunks(ours);
+    const auto b = chunks(theirs);
+    EXPECT_EQ(a.at("VP8 "), b.at("VP8 "));
+    EXPECT_EQ(a.contains("ALPH"), b.contains("ALPH"));
+    EXPECT_EQ(a.contains("ALPH"), !all_opaque);
+    if (a.contains("ALPH") && b.contains("ALPH")) EXPECT_EQ(a.at("ALPH"), b.at("ALPH"));
   }
 }
 
