@@ -263,7 +263,9 @@ def bench_floor(corpus: Path, stage_raw: dict, smoke: bool) -> tuple[str, dict]:
             sharp_cpu = median([r["cpuSecondsPerImage"] for r in sharp])
             rows.append([name, f["decode"], f["tjbenchWall"], f["encode"], f["total"], ours_cpu, ours_wall, ours_cpu / f["total"],
                          sharp_cpu, sharp_cpu / f["total"], m["cpu"], m["wall"], m["cpu"] / ours_cpu,
-                         m["rssKiB"] / 1024])
+                         m["rssKiB"] / 1024,
+                         f"{m['bytes'].get('optimized', 0)} / {f['webpBytes']} / "
+                         f"{ours[-1]['files'][0]['outputs'][-1]['bytes']}"])
             log(f"floor {name}: ours CPU / floor {ours_cpu / f['total']:.2f}")
     raw["rows"] = rows
     out = ["### Image stage vs the floor and ImageMagick",
@@ -274,7 +276,8 @@ def bench_floor(corpus: Path, stage_raw: dict, smoke: bool) -> tuple[str, dict]:
            "image writing the same four outputs, whole-process figures, median of 2.", "",
            table(["file", "decode CPU-s", "tjbench wall-s/frame", "cwebp CPU-s", "floor s", "ours CPU-s", "ours wall-s",
                   "ours / floor", "sharp CPU-s", "sharp / floor", "convert CPU-s", "convert wall-s",
-                  "convert / ours (CPU)", "convert peak RSS MiB"], rows)]
+                  "convert / ours (CPU)", "convert peak RSS MiB",
+                  "optimized.webp bytes: convert / cwebp / ours"], rows)]
     return "\n".join(out), raw
 
 
@@ -726,8 +729,11 @@ def bench_reads(corpus: Path, smoke: bool) -> tuple[str, dict]:
 def bench_memory(corpus: Path, smoke: bool) -> tuple[str, dict]:
     raw = {"loadBefore": load_average()}
     large = corpus / "large-50mp.jpg"
-    stage = [timed([str(STAGE_BENCH), str(large)]) for _ in range(1 if smoke else 3)]
-    raw["stageBench50mp"] = stage
+    stage, sharp = [], []
+    for _ in range(1 if smoke else 3):  # alternating
+        stage.append(timed([str(STAGE_BENCH), str(large)]))
+        sharp.append(timed([NODE, str(SHARP_STAGE), str(large)]))
+    raw["stageBench50mp"], raw["sharp50mp"] = stage, sharp
     upload = corpus / "upload-40mb.jpg"
     with Stack("memory", extra_env={"WORKER_IMAGE_CONCURRENCY": "1"}) as stack:
         token, _ = stack.register()
@@ -761,15 +767,20 @@ def bench_memory(corpus: Path, smoke: bool) -> tuple[str, dict]:
     raw["loadAfter"] = load_average()
     mib = lambda kib: kib / 1024
     a = raw["api"]
-    rows = [["image_stage_bench, large-50mp.jpg (process_image alone)", mib(median([r["rssKiB"] for r in stage])),
-             f"{median([r['cpu'] for r in stage]):.2f} CPU-s"],
+    rows = [["image_stage_bench, large-50mp.jpg (process_image alone), peak RSS",
+             mib(median([r["rssKiB"] for r in stage])), f"{median([r['cpu'] for r in stage]):.2f} CPU-s"],
+            ["sharp peer (stage.mjs), large-50mp.jpg, peak RSS", mib(median([r["rssKiB"] for r in sharp])),
+             f"{median([r['cpu'] for r in sharp]):.2f} CPU-s"],
             ["imageproc worker after the 50 MP job (both stages), VmHWM", mib(after["VmHWM"]),
              f"VmHWM before it: {mib(before['VmHWM']):.0f} MiB"],
             ["imageproc api, idle (VmRSS)", mib(a["idle"]["VmRSS"]), ""],
             [f"imageproc api, peak VmRSS during ten concurrent {a['uploadBytes'] / 1e6:.0f} MB uploads",
              mib(a["peakDuring"]), f"{a['samples']} samples over {a['seconds']:.1f} s"],
-            ["imageproc api, VmHWM after them", mib(a["after"]["VmHWM"]),
-             f"growth over idle: {mib(a['after']['VmHWM'] - a['idle']['VmHWM']):.1f} MiB"]]
+            ["imageproc api, VmRSS after them", mib(a["after"]["VmRSS"]),
+             f"peak − idle: {mib(a['peakDuring'] - a['idle']['VmRSS']):.1f} MiB for "
+             f"{10 * a['uploadBytes'] / 1e6:.0f} MB received; VmHWM {mib(a['after']['VmHWM']):.0f} MiB (reached "
+             "before the uploads: Argon2id at sign-up)" if a["after"]["VmHWM"] == a["idle"]["VmHWM"] else
+             f"peak − idle: {mib(a['peakDuring'] - a['idle']['VmRSS']):.1f} MiB; VmHWM {mib(a['after']['VmHWM']):.0f} MiB"]]
     raw["rows"] = rows
     out = ["### Memory", f"Release build. Load average before/after: {raw['loadBefore']} / {raw['loadAfter']}.", "",
            table(["what", "MiB", "note"], rows)]
