@@ -3,7 +3,7 @@
 
     bench/run.py [--smoke] [--rounds R] [SECTION ...]
 
-SECTION is any of: stage (image stage vs sharp, the floor and ImageMagick), e2e (open-loop uploads through the
+SECTION is any of: stage (image stage vs sharp, then the floor), floor (the floor and ImageMagick alone), e2e (open-loop uploads through the
 real stack), reads (wrk on the list and detail endpoints vs pgbench on the same SQL), memory (worker peak RSS
 on 50 MP, API RSS under ten concurrent 40 MB uploads); default: all four. `make bench` runs them all.
 
@@ -212,23 +212,33 @@ def bench_stage(corpus: Path, rounds: int, smoke: bool) -> tuple[str, dict]:
 
 
 def floor_for(path: Path, work: Path, repeats: int) -> dict:
-    """The floor: libjpeg-turbo's decode of the JPEG to RGB plus `cwebp -q 80 -m 4` of the decoded pixels.
+    """The floor: libjpeg-turbo's decode of the JPEG to RGB plus `cwebp -q 80 -m 4` of the decoded pixels, each
+    run alternating with our image stage on the same file (D E O D E O …), so every floor/ours pair shares the
+    machine's state.
 
-    CPU-seconds of whole processes (GNU time): `djpeg` (libjpeg-turbo's decoder, the one tjbench times) and
-    cwebp from a PPM. tjbench's own frame rate (wall clock, 1 s of decoding) is kept as a cross-check; on a
-    busy machine its wall figure includes time spent waiting for a core.
+    CPU-seconds of whole processes: `djpeg` (libjpeg-turbo's decoder, the one tjbench times) and cwebp from a
+    PPM; ours: image_stage_bench's CPU-seconds per image (2 images per run, start-up excluded). tjbench's own
+    frame rate (wall clock, 1 s of decoding) is kept as a cross-check.
     """
     ppm = work / (path.stem + ".ppm")
     run(["vips", "copy", str(path), str(ppm)])
-    decode, encode, tj = [], [], []
+    decode, encode, ours, ours_wall, ratios, tj = [], [], [], [], [], []
     for _ in range(repeats):
-        decode.append(timed(["djpeg", "-rgb", "-outfile", "/dev/null", str(path)])["cpu"])
-        encode.append(timed(["cwebp", "-quiet", "-q", "80", "-m", "4", str(ppm), "-o", str(work / "floor.webp")])["cpu"])
+        d = timed(["djpeg", "-rgb", "-outfile", "/dev/null", str(path)])["cpu"]
+        e = timed(["cwebp", "-quiet", "-q", "80", "-m", "4", str(ppm), "-o", str(work / "floor.webp")])["cpu"]
+        o = json.loads(run([str(STAGE_BENCH), "--iterations", "1" if repeats == 1 else "2", str(path)]))
+        decode.append(d)
+        encode.append(e)
+        ours.append(o["cpuSecondsPerImage"])
+        ours_wall.append(1 / o["imagesPerSecond"])
+        ratios.append(o["cpuSecondsPerImage"] / (d + e))
         out = run(["tjbench", str(path), "-rgb", "-benchtime", "1" if repeats > 1 else "0.1", "-warmup", "0",
                    "-nowrite"])
         tj.append(1 / float(re.search(r"Decompress\s+--> Frame rate:\s+([\d.]+) fps", out).group(1)))
     return {"decode": median(decode), "encode": median(encode), "total": median(decode) + median(encode),
-            "tjbenchWall": median(tj), "webpBytes": (work / "floor.webp").stat().st_size}
+            "ours": median(ours), "oursWall": median(ours_wall), "ratio": median(ratios),
+            "tjbenchWall": median(tj), "webpBytes": (work / "floor.webp").stat().st_size,
+            "oursBytes": o["files"][0]["outputs"][-1]["bytes"]}
 
 
 def magick_for(path: Path, work: Path, repeats: int) -> dict:
@@ -247,8 +257,8 @@ def magick_for(path: Path, work: Path, repeats: int) -> dict:
             "rssKiB": median([r["rssKiB"] for r in runs]), "bytes": sizes}
 
 
-def bench_floor(corpus: Path, stage_raw: dict, smoke: bool) -> tuple[str, dict]:
-    raw = {"floor": {}, "magick": {}}
+def bench_floor(corpus: Path, smoke: bool) -> tuple[str, dict]:
+    raw = {"loadBefore": load_average(), "floor": {}, "magick": {}}
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-floor-") as tmp:
         work = Path(tmp)
@@ -256,28 +266,22 @@ def bench_floor(corpus: Path, stage_raw: dict, smoke: bool) -> tuple[str, dict]:
             f = floor_for(corpus / name, work, 1 if smoke else 5)
             m = magick_for(corpus / name, work, 1 if smoke else 2)
             raw["floor"][name], raw["magick"][name] = f, m
-            ours = stage_raw["runs"][f"{name}@1"]["imageproc"]
-            sharp = stage_raw["runs"][f"{name}@1"]["sharp"]
-            ours_cpu = median([r["cpuSecondsPerImage"] for r in ours])
-            ours_wall = median([1 / r["imagesPerSecond"] for r in ours])
-            sharp_cpu = median([r["cpuSecondsPerImage"] for r in sharp])
-            rows.append([name, f["decode"], f["tjbenchWall"], f["encode"], f["total"], ours_cpu, ours_wall, ours_cpu / f["total"],
-                         sharp_cpu, sharp_cpu / f["total"], m["cpu"], m["wall"], m["cpu"] / ours_cpu,
-                         m["rssKiB"] / 1024,
-                         f"{m['bytes'].get('optimized', 0)} / {f['webpBytes']} / "
-                         f"{ours[-1]['files'][0]['outputs'][-1]['bytes']}"])
-            log(f"floor {name}: ours CPU / floor {ours_cpu / f['total']:.2f}")
+            rows.append([name, f["decode"], f["tjbenchWall"], f["encode"], f["total"], f["ours"], f["oursWall"],
+                         f["ratio"], m["cpu"], m["wall"], m["cpu"] / f["ours"], m["rssKiB"] / 1024,
+                         f"{m['bytes'].get('optimized', 0)} / {f['webpBytes']} / {f['oursBytes']}"])
+            log(f"floor {name}: ours CPU / floor {f['ratio']:.2f}")
+    raw["loadAfter"] = load_average()
     raw["rows"] = rows
     out = ["### Image stage vs the floor and ImageMagick",
            "Floor = libjpeg-turbo decode of the JPEG to RGB (`djpeg -rgb`, CPU-seconds; tjbench's wall-clock "
-           "time per frame beside it) + `cwebp -q 80 -m 4` of the decoded pixels (CPU-seconds), medians of 5, "
-           "one core each. Ours and sharp: "
-           "median CPU-seconds per image at concurrency 1 from the table above. ImageMagick: one `convert` per "
-           "image writing the same four outputs, whole-process figures, median of 2.", "",
-           table(["file", "decode CPU-s", "tjbench wall-s/frame", "cwebp CPU-s", "floor s", "ours CPU-s", "ours wall-s",
-                  "ours / floor", "sharp CPU-s", "sharp / floor", "convert CPU-s", "convert wall-s",
-                  "convert / ours (CPU)", "convert peak RSS MiB",
-                  "optimized.webp bytes: convert / cwebp / ours"], rows)]
+           "time per frame beside it) + `cwebp -q 80 -m 4` of the decoded pixels (CPU-seconds), one core each; "
+           "ours = image_stage_bench's CPU-seconds per image (all four outputs and the metadata), run in turn "
+           f"with each floor measurement; medians of {1 if smoke else 5}, ratio = median of the per-round ratios. "
+           "ImageMagick: one `convert` per image writing the same four outputs, whole-process figures, median "
+           f"of {1 if smoke else 2}. Load average before/after: {raw['loadBefore']} / {raw['loadAfter']}.", "",
+           table(["file", "decode CPU-s", "tjbench wall-s/frame", "cwebp CPU-s", "floor s", "ours CPU-s",
+                  "ours wall-s", "ours / floor (CPU)", "convert CPU-s", "convert wall-s", "convert / ours (CPU)",
+                  "convert peak RSS MiB", "optimized.webp bytes: convert / cwebp / ours"], rows)]
     return "\n".join(out), raw
 
 
@@ -815,7 +819,8 @@ def main() -> int:
         text, raw = bench_stage(corpus, rounds, args.smoke)
         report += [text, ""]
         sections["stage"] = raw
-        text, raw = bench_floor(corpus, raw, args.smoke)
+    if "stage" in args.sections or "floor" in args.sections:
+        text, raw = bench_floor(corpus, args.smoke)
         report += [text, ""]
         sections["floor"] = raw
     for name in ("e2e", "reads", "memory"):
