@@ -2,7 +2,8 @@
 #   make run    build (release) and the web app, and start the whole stack: imageproc up
 #   make test   build (debug + ASan/UBSan), start test services on loopback, run every test tier
 #   make chaos  the chaos and sustained-load suites for 10 minutes each (make test runs them briefly)
-#   make bench  build (release) and run the benchmarks
+#   make bench  build (release) and run the benchmarks (docs/benchmarks.md): image stage vs sharp and the floor,
+#               end-to-end load, API reads vs pgbench, memory; then the micro-benchmarks
 #   make fuzz   build the libFuzzer targets (clang) and run each for FUZZ_SECONDS (60)
 #   make fmt    clang-format the sources      make lint   clang-tidy the sources
 
@@ -51,7 +52,8 @@ chaos: build-test
 
 bench: setup
 	@cmake --preset release >/dev/null
-	@cmake --build --preset release --target micro_bench -j $(JOBS)
+	@cmake --build --preset release --target imageproc image_stage_bench micro_bench -j $(JOBS)
+	@bench/run.py
 	@./build/release/bench/micro_bench
 
 fuzz: build-fuzz

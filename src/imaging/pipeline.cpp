@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <future>
 #include <memory>
 #include <stdexcept>
 #include <string_view>
@@ -12,6 +13,7 @@
 #include "imaging/colour.hpp"
 #include "imaging/exif.hpp"
 #include "imaging/phash.hpp"
+#include "imaging/webp_writer.hpp"
 
 namespace imageproc::imaging {
 namespace {
@@ -84,9 +86,10 @@ VImage without_metadata(const VImage& image) {
   return out;
 }
 
+// Through webp_writer rather than libvips' webpsave: the same bitstream without a full-resolution RGB frame
+// beside libwebp's YUV picture (a third less peak memory on large photos), and no metadata chunk at all.
 void save_webp(const VImage& image, const fs::path& path, int quality, int effort) {
-  image.webpsave(path.c_str(),
-                 VImage::option()->set("Q", quality)->set("effort", effort)->set("strip", true));
+  write_webp(image, path, WebpSettings{.quality = quality, .effort = effort});
 }
 
 // Full-resolution first frame, upright, 8-bit sRGB, no metadata, not yet decoded (a lazy pipeline).
@@ -217,9 +220,35 @@ ImageStageResult process_image(const fs::path& input, const ImageStageOptions& o
   const ProbeResult& probe = result.probe;
   fs::create_directories(output_dir);
 
+  // The full-resolution WebP (step 3) does not depend on the thumbnails, and at one image at a time it and
+  // the thumbnail pass each keep one core busy (libvips' thread pool is one thread per pipeline, and the WebP
+  // encoder is serial), so it starts at once on a thread of its own: an image is done in about the time of its
+  // full-resolution encode instead of that plus the thumbnails. The outputs are the same operations, and so the
+  // same bytes. The future is always waited for before this function returns or throws.
+  std::future<ImageOutput> optimized = std::async(std::launch::async, [&input, &probe, &options, &output_dir] {
+    // 3. Full resolution. The pixels are decoded exactly once, streamed strip by strip into the YUV picture of
+    //    the WebP encoder, which holds one frame (libwebp needs the whole picture).
+    try {
+      const fs::path path = output_dir / "optimized.webp";
+      const VImage full = open_full_resolution(input, probe);
+      save_webp(full, path, options.optimized_quality, options.webp_effort);
+      return describe_output("optimized", "webp", full, path);
+    } catch (const VError& e) {
+      throw std::runtime_error("image stage: writing optimized.webp failed: " + describe(e));
+    }
+  });
+  // Waits for the full-resolution encode whichever way the thumbnail pass ends.
+  struct Join {
+    std::future<ImageOutput>& future;
+    ~Join() {
+      if (future.valid()) future.wait();
+    }
+  } join{optimized};
+
   // 1. Thumbnails. libvips' thumbnail shrinks while decoding (JPEG DCT scaling, WebP/HEIF scaled decode), so
   //    the 1024 box costs a fraction of a full decode; it also auto-orients. 512 and 128 are derived from it.
-  //    Decoding reads the whole file, so corrupt or truncated data is refused here.
+  //    Decoding reads the whole file, so corrupt or truncated data is refused here (whatever the
+  //    full-resolution pass meanwhile made of it: its result is then never looked at).
   std::array<VImage, kThumbnailBoxes.size()> thumbnails;
   try {
     VImage largest = VImage::thumbnail(input.c_str(), kThumbnailBoxes[0],
@@ -269,17 +298,9 @@ ImageStageResult process_image(const fs::path& input, const ImageStageOptions& o
     throw std::runtime_error("image stage: writing thumbnails failed: " + describe(e));
   }
 
-  // 3. Full resolution. The pixels are decoded exactly once, streamed into the WebP encoder, which holds one
-  //    frame (libwebp needs the whole picture). The thumbnail pass above already proved the data decodes, so
-  //    a failure here is environmental (disk, memory) and worth a retry.
-  try {
-    const fs::path path = output_dir / "optimized.webp";
-    const VImage full = open_full_resolution(input, probe);
-    save_webp(full, path, options.optimized_quality, options.webp_effort);
-    result.outputs.push_back(describe_output("optimized", "webp", full, path));
-  } catch (const VError& e) {
-    throw std::runtime_error("image stage: writing optimized.webp failed: " + describe(e));
-  }
+  // The thumbnail pass proved that the data decodes, so a failure of the full-resolution pass is environmental
+  // (disk, memory) and worth a retry: it is rethrown as the runtime_error it already is.
+  result.outputs.push_back(optimized.get());
 
   if (options.avif) {
     try {

@@ -10,7 +10,8 @@
 //  - for animated GIF/WebP (and multi-image HEIF/TIFF) only the first frame is processed, but every frame
 //    counts toward the pixel limit.
 // Needs a live VipsRuntime. Thread-safe (independent calls share nothing of ours); memory per call is bounded
-// by one full-resolution frame inside the WebP encoder plus small thumbnails (see process_image).
+// by one full-resolution frame inside the WebP encoder plus small thumbnails (see process_image). A call keeps
+// up to two cores busy: the full-resolution encode runs on a thread of its own beside the thumbnails.
 
 #include <cstdint>
 #include <filesystem>
