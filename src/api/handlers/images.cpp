@@ -134,7 +134,7 @@ nlohmann::json job_summary_json(const contracts::JobSummaryData& s, const UrlIss
           {"tags", s.tags}};
 }
 
-nlohmann::json job_detail_json(const db::JobRecord& job, const UrlIssuer& urls) {
+nlohmann::json job_detail_json(db::JobRecord job, const UrlIssuer& urls) {
   nlohmann::json thumbnails = nlohmann::json::object();
   nlohmann::json optimized = nlohmann::json::object();
   nlohmann::json outputs = nlohmann::json::array();
@@ -166,15 +166,15 @@ nlohmann::json job_detail_json(const db::JobRecord& job, const UrlIssuer& urls) 
           {"completedAt", optional_json(job.completed_at)},
           {"errorMessage", optional_json(job.error_message)},
           {"retryCount", job.retry_count},
-          {"thumbnails", thumbnails},
-          {"optimized", optimized},
-          {"outputs", outputs},
-          {"metadata", job.metadata},
+          {"thumbnails", std::move(thumbnails)},
+          {"optimized", std::move(optimized)},
+          {"outputs", std::move(outputs)},
+          {"metadata", std::move(job.metadata)},
           {"aiStartedAt", optional_json(job.ai_started_at)},
           {"aiCompletedAt", optional_json(job.ai_completed_at)},
           {"aiErrorMessage", optional_json(job.ai_error_message)},
           {"aiRetryCount", job.ai_retry_count},
-          {"aiAnalysis", job.ai_analysis}};
+          {"aiAnalysis", std::move(job.ai_analysis)}};
 }
 
 UploadSettings UploadSettings::from(const ImagesConfig& config) {
@@ -302,7 +302,7 @@ Response ImagesHandlers::stats(Request& request) {
 Response ImagesHandlers::detail(Request& request) {
   const auto job = jobs_.find_for_user(job_id_param(request), request.principal->user_id);
   if (!job) throw errors::not_found("The image does not exist.");
-  return Response::json(200, job_detail_json(*job, urls_));
+  return Response::json(200, job_detail_json(std::move(*job), urls_));
 }
 
 Response ImagesHandlers::remove(Request& request) {

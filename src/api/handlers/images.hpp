@@ -40,7 +40,8 @@ class UrlIssuer {
 
 // JobSummary and JobDetail bodies (DESIGN §4).
 nlohmann::json job_summary_json(const contracts::JobSummaryData& summary, const UrlIssuer& urls);
-nlohmann::json job_detail_json(const db::JobRecord& job, const UrlIssuer& urls);
+// Takes the record by value: its JSON columns move into the answer instead of being copied.
+nlohmann::json job_detail_json(db::JobRecord job, const UrlIssuer& urls);
 
 struct UploadSettings {
   std::uint64_t max_file_bytes = 50ULL * 1024 * 1024;
