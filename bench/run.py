@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import shutil
@@ -62,21 +63,24 @@ def run(cmd: list[str], *, env: dict | None = None, timeout: float = 1800, cwd: 
 def timed(cmd: list[str], *, env: dict | None = None, timeout: float = 1800) -> dict:
     """Runs cmd as a whole process: wall seconds, user+system CPU seconds and peak RSS (KiB), from the kernel's
     accounting of the finished child (wait4: microsecond CPU times, what `/usr/bin/time -v` prints rounded)."""
-    start = time.monotonic()
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    deadline = start + timeout
-    while True:
-        pid, status, usage = os.wait4(p.pid, os.WNOHANG)
-        if pid:
-            break
-        if time.monotonic() > deadline:
-            p.kill()
-            raise BenchError(f"{cmd[0]} timed out")
-        time.sleep(0.002)
-    wall = time.monotonic() - start
-    p.returncode = os.waitstatus_to_exitcode(status)
-    err = p.stderr.read().decode(errors="replace")
-    p.stderr.close()
+    # stderr goes to a file, not a pipe nobody reads while the child runs (a chatty child would block on it).
+    with tempfile.TemporaryFile() as err_file:
+        start = time.monotonic()
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err_file, env=env)
+        deadline = start + timeout
+        while True:
+            pid, status, usage = os.wait4(p.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > deadline:
+                p.kill()
+                os.wait4(p.pid, 0)
+                raise BenchError(f"{cmd[0]} timed out")
+            time.sleep(0.002)
+        wall = time.monotonic() - start
+        p.returncode = os.waitstatus_to_exitcode(status)
+        err_file.seek(0)
+        err = err_file.read().decode(errors="replace")
     if p.returncode != 0:
         raise BenchError(f"{' '.join(map(str, cmd))} exited {p.returncode}:\n{err[-4000:]}")
     return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rssKiB": usage.ru_maxrss}
@@ -91,7 +95,7 @@ def percentile(values, p):
     s = sorted(values)
     if not s:
         return float("nan")
-    k = max(0, min(len(s) - 1, int(round(p / 100 * len(s) + 0.5)) - 1))
+    k = max(0, min(len(s) - 1, math.ceil(p / 100 * len(s)) - 1))
     return s[k]
 
 
@@ -134,9 +138,9 @@ def stage_commands(path: Path, concurrency: int, iterations: int):
 
 
 def outputs_agree(ours: dict, theirs: dict) -> tuple[bool, str]:
-    """Same outputs (names, formats, dimensions within 1 px of rounding) and sizes in the same ballpark."""
-    a = {o["name"]: o for o in ours["outputs"]}
-    b = {o["name"]: o for o in theirs["outputs"]}
+    """Same outputs (names and formats, dimensions within 1 px of rounding) and sizes in the same ballpark."""
+    a = {f"{o['name']}.{o['format']}": o for o in ours["outputs"]}
+    b = {f"{o['name']}.{o['format']}": o for o in theirs["outputs"]}
     if a.keys() != b.keys():
         return False, f"outputs differ: {sorted(a)} vs {sorted(b)}"
     notes, ok = [], True
@@ -213,8 +217,8 @@ def bench_stage(corpus: Path, rounds: int, smoke: bool) -> tuple[str, dict]:
 
 def floor_for(path: Path, work: Path, repeats: int) -> dict:
     """The floor: libjpeg-turbo's decode of the JPEG to RGB plus `cwebp -q 80 -m 4` of the decoded pixels, each
-    run alternating with our image stage on the same file (D E O D E O …), so every floor/ours pair shares the
-    machine's state.
+    run alternating with our image stage and sharp's on the same file (D E O S D E O S …), so every floor/ours
+    and floor/sharp pair shares the machine's state.
 
     CPU-seconds of whole processes: `djpeg` (libjpeg-turbo's decoder, the one tjbench times) and cwebp from a
     PPM; ours: image_stage_bench's CPU-seconds per image (2 images per run, start-up excluded). tjbench's own
@@ -222,21 +226,26 @@ def floor_for(path: Path, work: Path, repeats: int) -> dict:
     """
     ppm = work / (path.stem + ".ppm")
     run(["vips", "copy", str(path), str(ppm)])
-    decode, encode, ours, ours_wall, ratios, tj = [], [], [], [], [], []
+    decode, encode, ours, ours_wall, ratios, tj, sharp, sharp_ratios = [], [], [], [], [], [], [], []
+    iterations = "1" if repeats == 1 else "2"
     for _ in range(repeats):
         d = timed(["djpeg", "-rgb", "-outfile", "/dev/null", str(path)])["cpu"]
         e = timed(["cwebp", "-quiet", "-q", "80", "-m", "4", str(ppm), "-o", str(work / "floor.webp")])["cpu"]
-        o = json.loads(run([str(STAGE_BENCH), "--iterations", "1" if repeats == 1 else "2", str(path)]))
+        o = json.loads(run([str(STAGE_BENCH), "--iterations", iterations, str(path)]))
+        sh = json.loads(run([NODE, str(SHARP_STAGE), "--iterations", iterations, str(path)]))
         decode.append(d)
         encode.append(e)
         ours.append(o["cpuSecondsPerImage"])
         ours_wall.append(1 / o["imagesPerSecond"])
         ratios.append(o["cpuSecondsPerImage"] / (d + e))
+        sharp.append(sh["cpuSecondsPerImage"])
+        sharp_ratios.append(sh["cpuSecondsPerImage"] / (d + e))
         out = run(["tjbench", str(path), "-rgb", "-benchtime", "1" if repeats > 1 else "0.1", "-warmup", "0",
                    "-nowrite"])
         tj.append(1 / float(re.search(r"Decompress\s+--> Frame rate:\s+([\d.]+) fps", out).group(1)))
     return {"decode": median(decode), "encode": median(encode), "total": median(decode) + median(encode),
             "ours": median(ours), "oursWall": median(ours_wall), "ratio": median(ratios),
+            "sharp": median(sharp), "sharpRatio": median(sharp_ratios),
             "tjbenchWall": median(tj), "webpBytes": (work / "floor.webp").stat().st_size,
             "oursBytes": o["files"][0]["outputs"][-1]["bytes"]}
 
@@ -267,20 +276,23 @@ def bench_floor(corpus: Path, smoke: bool) -> tuple[str, dict]:
             m = magick_for(corpus / name, work, 1 if smoke else 2)
             raw["floor"][name], raw["magick"][name] = f, m
             rows.append([name, f["decode"], f["tjbenchWall"], f["encode"], f["total"], f["ours"], f["oursWall"],
-                         f["ratio"], m["cpu"], m["wall"], m["cpu"] / f["ours"], m["rssKiB"] / 1024,
+                         f["ratio"], f["sharp"], f["sharpRatio"], m["cpu"], m["wall"], m["cpu"] / f["ours"],
+                         m["rssKiB"] / 1024,
                          f"{m['bytes'].get('optimized', 0)} / {f['webpBytes']} / {f['oursBytes']}"])
-            log(f"floor {name}: ours CPU / floor {f['ratio']:.2f}")
+            log(f"floor {name}: ours CPU / floor {f['ratio']:.2f}, sharp CPU / floor {f['sharpRatio']:.2f}")
     raw["loadAfter"] = load_average()
     raw["rows"] = rows
     out = ["### Image stage vs the floor and ImageMagick",
            "Floor = libjpeg-turbo decode of the JPEG to RGB (`djpeg -rgb`, CPU-seconds; tjbench's wall-clock "
            "time per frame beside it) + `cwebp -q 80 -m 4` of the decoded pixels (CPU-seconds), one core each; "
-           "ours = image_stage_bench's CPU-seconds per image (all four outputs and the metadata), run in turn "
-           f"with each floor measurement; medians of {1 if smoke else 5}, ratio = median of the per-round ratios. "
+           "ours = image_stage_bench's CPU-seconds per image (all four outputs and the metadata) and sharp = "
+           "stage.mjs's, each run in turn with each floor measurement; medians of "
+           f"{1 if smoke else 5}, ratios = medians of the per-round ratios. "
            "ImageMagick: one `convert` per image writing the same four outputs, whole-process figures, median "
            f"of {1 if smoke else 2}. Load average before/after: {raw['loadBefore']} / {raw['loadAfter']}.", "",
            table(["file", "decode CPU-s", "tjbench wall-s/frame", "cwebp CPU-s", "floor s", "ours CPU-s",
-                  "ours wall-s", "ours / floor (CPU)", "convert CPU-s", "convert wall-s", "convert / ours (CPU)",
+                  "ours wall-s", "ours / floor (CPU)", "sharp CPU-s", "sharp / floor (CPU)", "convert CPU-s",
+                  "convert wall-s", "convert / ours (CPU)",
                   "convert peak RSS MiB", "optimized.webp bytes: convert / cwebp / ours"], rows)]
     return "\n".join(out), raw
 
@@ -358,7 +370,7 @@ class Stack:
 
     def __init__(self, name: str, worker: bool = True, extra_env: dict | None = None):
         self.name, self.worker_wanted, self.extra_env = name, worker, extra_env or {}
-        self.services_dir = None
+        self.services_dir = self.admin_url = self.objects = None
         self.api = self.worker = None
 
     def __enter__(self):
@@ -372,30 +384,30 @@ class Stack:
                 if m:
                     env[m.group(1)] = m.group(2).strip("'\"")
             self.services_dir = env["IMAGEPROC_TEST_SERVICES_DIR"]
-        self.admin_url = env["IMAGEPROC_TEST_DATABASE_URL"]
-        self.db_name = f"bench_{self.name}_{os.getpid()}"
-        self.psql_admin(f"CREATE DATABASE {self.db_name}")
-        self.db_url = self.admin_url.rsplit("/", 1)[0] + "/" + self.db_name
-        self.objects = Path(tempfile.mkdtemp(prefix=f"bench-{self.name}-objects-"))
-        self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("IMAGEPROC_TEST_")},
-            "DATABASE_URL": self.db_url,
-            "AMQP_URL": env["IMAGEPROC_TEST_AMQP_URL"],
-            "QUEUE_PREFIX": self.db_name + ".",
-            "JWT_SECRET": "bench-jwt-secret-0123456789abcdef0123456789",
-            "STORAGE_BACKEND": "local",
-            "STORAGE_LOCAL_DIR": str(self.objects),
-            "STORAGE_SIGNING_SECRET": "bench-storage-secret-0123456789abcdef012345",
-            "IMAGEPROC_HTTP_ADDR": "127.0.0.1:0",
-            "AUTH_COOKIE_SECURE": "false",
-            "RATE_LIMIT_UPLOAD_PER_MINUTE": "100000",
-            "RATE_LIMIT_READ_PER_MINUTE": "1000000",
-            "RATE_LIMIT_AUTH_PER_MINUTE": "1000",
-            "AI_PROVIDER": "local",
-            "LOG_FORMAT": "json",
-            **self.extra_env,
-        }
         try:
+            self.admin_url = env["IMAGEPROC_TEST_DATABASE_URL"]
+            self.db_name = f"bench_{self.name}_{os.getpid()}"
+            self.psql_admin(f"CREATE DATABASE {self.db_name}")
+            self.db_url = self.admin_url.rsplit("/", 1)[0] + "/" + self.db_name
+            self.objects = Path(tempfile.mkdtemp(prefix=f"bench-{self.name}-objects-"))
+            self.env = {
+                **{k: v for k, v in os.environ.items() if not k.startswith("IMAGEPROC_TEST_")},
+                "DATABASE_URL": self.db_url,
+                "AMQP_URL": env["IMAGEPROC_TEST_AMQP_URL"],
+                "QUEUE_PREFIX": self.db_name + ".",
+                "JWT_SECRET": "bench-jwt-secret-0123456789abcdef0123456789",
+                "STORAGE_BACKEND": "local",
+                "STORAGE_LOCAL_DIR": str(self.objects),
+                "STORAGE_SIGNING_SECRET": "bench-storage-secret-0123456789abcdef012345",
+                "IMAGEPROC_HTTP_ADDR": "127.0.0.1:0",
+                "AUTH_COOKIE_SECURE": "false",
+                "RATE_LIMIT_UPLOAD_PER_MINUTE": "100000",
+                "RATE_LIMIT_READ_PER_MINUTE": "1000000",
+                "RATE_LIMIT_AUTH_PER_MINUTE": "1000",
+                "AI_PROVIDER": "local",
+                "LOG_FORMAT": "json",
+                **self.extra_env,
+            }
             self.api = Process(["api"], self.env, '"api listening"')
             self.port = json.loads(self.api.ready_line)["port"]
             self.url = f"http://127.0.0.1:{self.port}"
@@ -411,11 +423,13 @@ class Stack:
         for p in (self.worker, self.api):
             if p:
                 p.stop()
-        try:
-            self.psql_admin(f"DROP DATABASE IF EXISTS {self.db_name} WITH (FORCE)")
-        except BenchError as e:
-            log(str(e))
-        shutil.rmtree(self.objects, ignore_errors=True)
+        if self.admin_url:
+            try:
+                self.psql_admin(f"DROP DATABASE IF EXISTS {self.db_name} WITH (FORCE)")
+            except BenchError as e:
+                log(str(e))
+        if self.objects:
+            shutil.rmtree(self.objects, ignore_errors=True)
         if self.services_dir:
             subprocess.run([str(ROOT / "scripts" / "services"), "stop", self.services_dir],
                            capture_output=True, timeout=120)
@@ -686,8 +700,10 @@ def bench_reads(corpus: Path, smoke: bool) -> tuple[str, dict]:
             scripts = {"list": Path(tmp) / "list.sql", "detail": Path(tmp) / "detail.sql"}
             scripts["list"].write_text(" ".join(list_sql.split()) + ";\n")
             scripts["detail"].write_text(" ".join(detail_sql.split()) + ";\n")
-            (RESULTS / "pgbench-list.sql").write_text(scripts["list"].read_text())
-            (RESULTS / "pgbench-detail.sql").write_text(scripts["detail"].read_text())
+            kept = RESULTS / "smoke" if smoke else RESULTS  # beside this run's report
+            kept.mkdir(parents=True, exist_ok=True)
+            (kept / "pgbench-list.sql").write_text(scripts["list"].read_text())
+            (kept / "pgbench-detail.sql").write_text(scripts["detail"].read_text())
             urls = {"list": f"{stack.url}/api/images?page=1&pageSize=20", "detail": f"{stack.url}/api/images/{job}"}
             check = stack.request("GET", "/api/images?page=1&pageSize=20", token=token)
             if len(check.get("items", [])) != 20:
@@ -710,15 +726,17 @@ def bench_reads(corpus: Path, smoke: bool) -> tuple[str, dict]:
                 pg_p99 = median([r["p99"] for r in results["pgbench"]])
                 rows.append([f"GET {urls[name].split(str(stack.port))[1].replace(job, '{id}')}", api_rps, pg_rps,
                              ratio, median([r["p50"] for r in results["api"]]),
-                             median([r["p50"] for r in results["pgbench"]]), api_p99, pg_p99, api_p99 / pg_p99])
+                             median([r["p50"] for r in results["pgbench"]]), api_p99, pg_p99,
+                             median([a["p99"] / b["p99"] for a, b in zip(results["api"], results["pgbench"])])])
                 log(f"reads {name}: pgbench/api throughput {ratio:.2f}")
     raw["loadAfter"] = load_average()
     raw["rows"] = rows
     out = ["### API reads vs pgbench on the same SQL",
            f"{total} jobs seeded with `generate_series` (realistic outputs, metadata with EXIF, AI analysis), "
            f"{own} of them the caller's. wrk: {connections} connections, 2 threads, {seconds} s, bearer token; "
-           f"pgbench: the same statements from src/db/jobs.cpp (`-M extended`, parameters as the API sends "
-           f"them), {connections} clients, 2 threads, {seconds} s, against the same server. Medians of "
+           f"pgbench: the same statements from src/db/jobs.cpp (`-M extended`; the user and job ids as "
+           f"parameters, the values the API binds for this URL written in: no filter, no search, 20 rows from "
+           f"offset 0, thumb-512), {connections} clients, 2 threads, {seconds} s, against the same server. Medians of "
            f"{rounds} alternating runs; ratio = pgbench/api throughput (target ≤ 2). Load average before/after: "
            f"{raw['loadBefore']} / {raw['loadAfter']}.", "",
            table(["endpoint", "api req/s", "pgbench tx/s", "ratio (pgbench/api)", "api p50 ms", "pgbench p50 ms",
@@ -768,6 +786,13 @@ def bench_memory(corpus: Path, smoke: bool) -> tuple[str, dict]:
         during = [rss for t, rss in samples if t0 <= t <= t1]
         raw["api"] = {"idle": idle, "peakDuring": max(during, default=idle["VmRSS"]), "after": stack.api.status(),
                       "samples": len(during), "seconds": t1 - t0, "uploadBytes": upload.stat().st_size}
+    # The worker with its default settings (2 image consumers): two 50 MP uploads at once.
+    with Stack("memory_two") as stack:
+        token, _ = stack.register()
+        before_two = stack.worker.status()
+        load = upload_load(stack, token, corpus, rate=1000, count=2, files=["large-50mp.jpg"])
+        wait_done(stack, [u["jobId"] for u in load["uploads"]], 900)
+        raw["workerTwo"] = {"before": before_two, "after": stack.worker.status()}
     raw["loadAfter"] = load_average()
     mib = lambda kib: kib / 1024
     a = raw["api"]
@@ -777,6 +802,9 @@ def bench_memory(corpus: Path, smoke: bool) -> tuple[str, dict]:
              f"{median([r['cpu'] for r in sharp]):.2f} CPU-s"],
             ["imageproc worker after the 50 MP job (both stages), VmHWM", mib(after["VmHWM"]),
              f"VmHWM before it: {mib(before['VmHWM']):.0f} MiB"],
+            ["imageproc worker after two 50 MP jobs at once (default: 2 image consumers), VmHWM",
+             mib(raw["workerTwo"]["after"]["VmHWM"]),
+             f"VmHWM before them: {mib(raw['workerTwo']['before']['VmHWM']):.0f} MiB"],
             ["imageproc api, idle (VmRSS)", mib(a["idle"]["VmRSS"]), ""],
             [f"imageproc api, peak VmRSS during ten concurrent {a['uploadBytes'] / 1e6:.0f} MB uploads",
              mib(a["peakDuring"]), f"{a['samples']} samples over {a['seconds']:.1f} s"],

@@ -49,6 +49,8 @@ function upload(args, file) {
                  'Content-Length': length },
     }, (res) => {
       const chunks = [];
+      // A response cut off mid-body counts as a failed upload (status 0), not a crash of the generator.
+      res.on('error', (e) => resolve({ status: 0, jobId: null, error: e.message }));
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => {
         let jobId = null;
@@ -60,6 +62,7 @@ function upload(args, file) {
     req.on('error', (e) => resolve({ status: 0, jobId: null, error: e.message }));
     req.write(head);
     const body = createReadStream(file);
+    body.on('error', (e) => req.destroy(e));  // reported through req's 'error' above
     body.on('end', () => req.end(tail));
     body.pipe(req, { end: false });
   });

@@ -48,7 +48,7 @@ std::string describe(const VError& e) {
 
 // 8-bit sRGB, whatever came in: an embedded ICC profile is honoured (Adobe RGB, Display P3, CMYK, grey),
 // otherwise libvips' own conversions apply (CMYK through its built-in profile, 16-bit and grey expanded).
-// Alpha is kept.
+// Alpha is kept; the result has 3 or 4 bands.
 VImage to_srgb(VImage image) {
   if (image.get_typeof(VIPS_META_ICC_NAME) != 0) {
     try {
@@ -70,6 +70,9 @@ VImage to_srgb(VImage image) {
     image = image.colourspace(VIPS_INTERPRETATION_sRGB);
   }
   if (image.format() != VIPS_FORMAT_UCHAR) image = image.cast(VIPS_FORMAT_UCHAR);
+  // Extra samples beyond alpha (a TIFF's ExtraSamples) have no place in sRGB outputs: the first four bands
+  // stay, as RGBA, as libvips' own savers keep them.
+  if (image.bands() > 4) image = image.extract_band(0, VImage::option()->set("n", 4));
   return image;
 }
 
@@ -86,8 +89,9 @@ VImage without_metadata(const VImage& image) {
   return out;
 }
 
-// Through webp_writer rather than libvips' webpsave: the same bitstream without a full-resolution RGB frame
-// beside libwebp's YUV picture (a third less peak memory on large photos), and no metadata chunk at all.
+// Through webp_writer rather than libvips' webpsave (thumbnails and the full resolution alike): the same
+// bitstream without a full-resolution RGB frame beside libwebp's YUV picture (a third less peak memory on large
+// photos), and no metadata chunk at all. to_srgb has made the pixels what write_webp takes.
 void save_webp(const VImage& image, const fs::path& path, int quality, int effort) {
   write_webp(image, path, WebpSettings{.quality = quality, .effort = effort});
 }

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 
 namespace imageproc::imaging {
 namespace {
@@ -101,11 +102,16 @@ void write_webp(const vips::VImage& image, const std::filesystem::path& path, co
   if (!out) throw std::runtime_error("WebP: cannot create " + path.string());
   pic.writer = file_writer;
   pic.custom_ptr = &out;
-  if (!WebPEncode(&config, &pic)) {
-    throw std::runtime_error("WebP: encoding failed (libwebp error " + std::to_string(pic.error_code) + ")");
-  }
+  const bool encoded = WebPEncode(&config, &pic) != 0;
   out.close();
-  if (!out) throw std::runtime_error("WebP: writing " + path.string() + " failed");
+  if (!encoded || !out) {
+    std::error_code ignored;
+    std::filesystem::remove(path, ignored);  // no truncated file for anyone to mistake for an output
+    if (!encoded) {
+      throw std::runtime_error("WebP: encoding failed (libwebp error " + std::to_string(pic.error_code) + ")");
+    }
+    throw std::runtime_error("WebP: writing " + path.string() + " failed");
+  }
 }
 
 }  // namespace imageproc::imaging

@@ -23,8 +23,9 @@ struct WebpSettings {
 };
 
 // Encodes an 8-bit image of 3 (sRGB) or 4 (sRGB + alpha) bands to `path` (replaced if present). Evaluates the
-// pipeline top to bottom once, so a sequential-access image is fine. Throws vips::VError when computing the
-// pixels fails and std::runtime_error when libwebp or the file fails.
+// pipeline top to bottom once, so a sequential-access image is fine. Throws std::invalid_argument for any other
+// pixel layout (the caller converts first), vips::VError when computing the pixels fails and std::runtime_error
+// when libwebp or the file fails; on failure no file is left at `path`.
 void write_webp(const vips::VImage& image, const std::filesystem::path& path, const WebpSettings& settings);
 
 }  // namespace imageproc::imaging

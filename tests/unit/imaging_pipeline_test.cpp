@@ -358,6 +358,29 @@ TEST_F(ImagingPipelineTest, WebpLossyLosslessAndAlpha) {
   EXPECT_EQ(process(alpha).metadata.at("hasAlpha"), true);
 }
 
+// A TIFF with extra samples (sRGB + alpha + one more band) is encoded from its first four bands, as libvips'
+// webpsave did, rather than refused.
+TEST_F(ImagingPipelineTest, TiffWithExtraSamplesKeepsItsFirstFourBands) {
+  const VImage opaque = (VImage::black(640, 480) + 255).cast(VIPS_FORMAT_UCHAR);
+  const VImage extra = (VImage::black(640, 480) + 7).cast(VIPS_FORMAT_UCHAR);
+  const fs::path input = dir_ / "five-bands.tif";
+  textured_picture(640, 480, 5)
+      .bandjoin(opaque)
+      .bandjoin(extra)
+      .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB))
+      .tiffsave(input.c_str());
+  ASSERT_EQ(VImage::new_from_file(input.c_str()).bands(), 5);
+  const auto result = process(input);
+  expect_clean_outputs(result);
+  EXPECT_EQ(output(result, "optimized").width, 640);
+  EXPECT_EQ(output(result, "thumb-512").height, 384);
+  for (const auto& o : result.outputs) {
+    SCOPED_TRACE(o.name);
+    const VImage written = VImage::new_from_file(o.path.c_str());
+    EXPECT_TRUE(written.bands() == 3 || written.bands() == 4);  // libwebp drops an alpha that is opaque throughout
+  }
+}
+
 TEST_F(ImagingPipelineTest, AnimatedGifUsesFirstFrameAndCountsAllFrames) {
   const fs::path input = dir_ / "anim.gif";
   const auto frame = [](double r, double g, double b) {

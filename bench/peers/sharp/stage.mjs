@@ -195,16 +195,20 @@ async function main() {
   let next = 0;
   const usage0 = process.resourceUsage();
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: args.concurrency }, async (_, slot) => {
-    for (let i = next++; i < work.length; i = next++) {
-      const file = args.files[work[i]];
-      last[work[i]] = await processImage(file, path.join(out, String(slot), path.parse(file).name));
-    }
-  }));
-  const wall = (performance.now() - t0) / 1000;
-  const usage = process.resourceUsage();
-  const cpu = (usage.userCPUTime - usage0.userCPUTime + usage.systemCPUTime - usage0.systemCPUTime) / 1e6;
-  if (ownOut) await rm(out, { recursive: true, force: true });
+  let wall, cpu, usage;
+  try {
+    await Promise.all(Array.from({ length: args.concurrency }, async (_, slot) => {
+      for (let i = next++; i < work.length; i = next++) {
+        const file = args.files[work[i]];
+        last[work[i]] = await processImage(file, path.join(out, String(slot), path.parse(file).name));
+      }
+    }));
+    wall = (performance.now() - t0) / 1000;
+    usage = process.resourceUsage();
+    cpu = (usage.userCPUTime - usage0.userCPUTime + usage.systemCPUTime - usage0.systemCPUTime) / 1e6;
+  } finally {
+    if (ownOut) await rm(out, { recursive: true, force: true });  // also when an image failed (not timed)
+  }
   console.log(JSON.stringify({
     peer: 'sharp', concurrency: args.concurrency, images: work.length, wallSeconds: wall, cpuSeconds: cpu,
     imagesPerSecond: work.length / wall, cpuSecondsPerImage: cpu / work.length, peakRssKiB: usage.maxRSS,
