@@ -10,12 +10,12 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "core/cron.hpp"
+#include "core/text.hpp"
 #include "fuzz_support.hpp"
 
 namespace {
@@ -25,17 +25,7 @@ using imageproc::CronExpression;
 using imageproc::fuzz::Rng;
 using namespace std::chrono;
 
-std::string show(CronExpression::TimePoint t) {
-  const auto day = floor<days>(t);
-  const year_month_day ymd(day);
-  const hh_mm_ss time(t - day);
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "%d-%02u-%02uT%02ld:%02ld:%02ldZ", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                static_cast<long>(time.hours().count()), static_cast<long>(time.minutes().count()),
-                static_cast<long>(time.seconds().count()));
-  return buffer;
-}
+std::string show(CronExpression::TimePoint t) { return imageproc::text::rfc3339(t); }
 
 std::optional<CronExpression> try_parse(const std::string& text) {
   try {

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/temp_file.hpp"
+#include "core/text.hpp"
 #include "shell.hpp"
 
 namespace imageproc {
@@ -26,17 +27,7 @@ CronExpression::TimePoint at(const std::string& text) {
   return sys_days(year{y} / mo / d) + hours(h) + minutes(mi) + seconds(s);
 }
 
-std::string iso(CronExpression::TimePoint t) {
-  const auto day = floor<days>(t);
-  const year_month_day date(day);
-  const hh_mm_ss time(t - day);
-  char out[32];
-  std::snprintf(out, sizeof out, "%04d-%02u-%02uT%02ld:%02ld:%02ldZ", static_cast<int>(date.year()),
-                static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()),
-                static_cast<long>(time.hours().count()), static_cast<long>(time.minutes().count()),
-                static_cast<long>(time.seconds().count()));
-  return out;
-}
+std::string iso(CronExpression::TimePoint t) { return imageproc::text::rfc3339(t); }
 
 std::string next(const std::string& expr, const std::string& after) {
   const auto n = CronExpression::parse(expr).next_after(at(after));

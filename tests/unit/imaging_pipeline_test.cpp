@@ -19,9 +19,9 @@
 #include "imaging/phash.hpp"
 #include "imaging/pipeline.hpp"
 #include "imaging/probe.hpp"
-#include "imaging/vips_runtime.hpp"
 #include "shell.hpp"
 #include "synthetic_png.hpp"
+#include "vips_suite.hpp"
 
 namespace imageproc::imaging {
 namespace {
@@ -44,13 +44,8 @@ nlohmann::json exiftool_read(const fs::path& file) {
   return nlohmann::json::parse(run_command("exiftool -n -json " + quoted(file) + " 2>/dev/null")).at(0);
 }
 
-class ImagingPipelineTest : public ::testing::Test {
+class ImagingPipelineTest : public testing::VipsSuite {
  protected:
-  static void SetUpTestSuite() { runtime_ = new VipsRuntime(); }
-  static void TearDownTestSuite() {
-    delete runtime_;
-    runtime_ = nullptr;
-  }
 
   ImageStageResult process(const fs::path& input, const ImageStageOptions& options = {}) {
     return process_image(input, options, dir_ / "out");
@@ -103,10 +98,7 @@ class ImagingPipelineTest : public ::testing::Test {
   }
 
   TempDir dir_ = TempDir::create(fs::temp_directory_path(), "imaging-test-");
-  static VipsRuntime* runtime_;
 };
-
-VipsRuntime* ImagingPipelineTest::runtime_ = nullptr;
 
 // 3-band 8-bit sRGB: mid-grey with a red block in the top-left corner and a blue block bottom-right.
 VImage marked_picture(int width, int height) {

@@ -12,8 +12,8 @@
 #include "core/temp_file.hpp"
 #include "fake_openai.hpp"
 #include "imaging/pipeline.hpp"
-#include "imaging/vips_runtime.hpp"
 #include "shell.hpp"
+#include "vips_suite.hpp"
 
 namespace imageproc::ai {
 namespace {
@@ -23,13 +23,8 @@ using testing::FakeOpenAi;
 using testing::FakeReply;
 using vips::VImage;
 
-class OpenAiAnalyzerTest : public ::testing::Test {
+class OpenAiAnalyzerTest : public testing::VipsSuite {
  protected:
-  static void SetUpTestSuite() { runtime_ = new imaging::VipsRuntime(); }
-  static void TearDownTestSuite() {
-    delete runtime_;
-    runtime_ = nullptr;
-  }
 
   OpenAiSettings settings(const FakeOpenAi& fake) const {
     OpenAiSettings s;
@@ -82,7 +77,6 @@ class OpenAiAnalyzerTest : public ::testing::Test {
     return AnalysisError(AnalysisError::Kind::Permanent, "");
   }
 
-  static inline imaging::VipsRuntime* runtime_ = nullptr;
   TempDir dir_ = TempDir::create(fs::temp_directory_path(), "openai-test-");
 };
 

@@ -14,7 +14,7 @@
 #include <vips/vips8>
 
 #include "core/temp_file.hpp"
-#include "imaging/vips_runtime.hpp"
+#include "vips_suite.hpp"
 
 namespace imageproc::imaging {
 namespace {
@@ -54,17 +54,10 @@ VImage picture(int width, int height, bool alpha, bool opaque_top = false) {
   return rgb.cast(VIPS_FORMAT_UCHAR).copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB));
 }
 
-class WebpWriterTest : public ::testing::Test {
+class WebpWriterTest : public testing::VipsSuite {
  protected:
-  static void SetUpTestSuite() { runtime_ = new VipsRuntime(); }
-  static void TearDownTestSuite() {
-    delete runtime_;
-    runtime_ = nullptr;
-  }
-  static VipsRuntime* runtime_;
   TempDir dir_ = TempDir::create(fs::temp_directory_path(), "webp-writer-test-");
 };
-VipsRuntime* WebpWriterTest::runtime_ = nullptr;
 
 TEST_F(WebpWriterTest, SameBitstreamAsWebpsaveForRgbAndRgbaOfOddAndEvenSizes) {
   struct Case {
@@ -134,6 +127,23 @@ TEST_F(WebpWriterTest, RefusesPixelsThatAreNotEightBitRgbOrRgba) {
   const fs::path out = dir_.path() / "x.webp";
   EXPECT_THROW(write_webp(picture(8, 8, false)[0], out, {}), std::invalid_argument);          // one band
   EXPECT_THROW(write_webp(picture(8, 8, false).cast(VIPS_FORMAT_USHORT), out, {}), std::invalid_argument);
+}
+
+// libwebp refuses a side over 16383 px when encoding, after the file was opened: the error names libwebp's
+// code and no truncated file is left behind (a stale one at the path is gone too).
+TEST_F(WebpWriterTest, AFailedEncodeLeavesNoFile) {
+  const fs::path out = dir_.path() / "too-wide.webp";
+  std::ofstream(out) << "stale";
+  const VImage too_wide = (VImage::black(16384, 2, VImage::option()->set("bands", 3)) + 128)
+                              .cast(VIPS_FORMAT_UCHAR)
+                              .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB));
+  try {
+    write_webp(too_wide, out, {});
+    ADD_FAILURE() << "a 16384 px wide image was encoded";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("WebP: encoding failed (libwebp error"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(out));
 }
 
 }  // namespace
