@@ -117,15 +117,7 @@ std::size_t open_fds(pid_t pid) {
   return n;
 }
 
-class ChaosTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() { vips_ = new imaging::VipsRuntime(); }
-  static void TearDownTestSuite() {
-    delete vips_;
-    vips_ = nullptr;
-  }
-  static inline imaging::VipsRuntime* vips_ = nullptr;
-};
+class ChaosTest : public VipsSuite {};
 
 TEST_F(ChaosTest, EveryAcceptedUploadCompletesExactlyOnceThroughKillsRestartsAndStoreOutages) {
   const int seconds = env_int("CHAOS_SECONDS", 75);

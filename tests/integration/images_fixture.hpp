@@ -18,11 +18,11 @@
 #include "contracts/jobs.hpp"
 #include "core/temp_file.hpp"
 #include "harness.hpp"
-#include "imaging/vips_runtime.hpp"
 #include "queue/amqp.hpp"
 #include "queue/topology.hpp"
 #include "shell.hpp"
 #include "synthetic_png.hpp"
+#include "vips_suite.hpp"
 
 namespace imageproc::testing {
 
@@ -104,13 +104,8 @@ inline std::string multipart(const std::string& boundary, const std::string& fil
          "\"\r\nContent-Type: " + content_type + "\r\n\r\n" + bytes + "\r\n--" + boundary + "--\r\n";
 }
 
-class ImagesTest : public ::testing::Test {
+class ImagesTest : public VipsSuite {
  protected:
-  static void SetUpTestSuite() { vips_ = new imaging::VipsRuntime(); }
-  static void TearDownTestSuite() {
-    delete vips_;
-    vips_ = nullptr;
-  }
 
   void start(std::map<std::string, std::string> api_env = {}, bool with_worker = true,
              std::map<std::string, std::string> worker_env = {}) {
@@ -187,7 +182,6 @@ class ImagesTest : public ::testing::Test {
     return api_->get("/api/auth/me", bearer(token)).json().at("userId").get<std::string>();
   }
 
-  static inline imaging::VipsRuntime* vips_ = nullptr;
   TestDatabase db_;
   std::unique_ptr<ApiServer> api_;
   std::unique_ptr<WorkerProcess> worker_;
